@@ -1,0 +1,1 @@
+"""CLI commands, one module per family; each registers itself on `nncli.cli.app`."""
