@@ -1,0 +1,62 @@
+"""Element-wise activations, usable as layers of their own or fused into dense/conv/rnn."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nncli.layers.base import Layer
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-z)), written via tanh so large |z| never overflows."""
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+# name -> (f(z), f'(z) expressed through the output y = f(z)); the derivative uses y so
+# backward needs only the cached output.
+ACTIVATIONS = {
+    "identity": (lambda z: z, lambda y: np.ones_like(y)),
+    "relu": (lambda z: np.maximum(z, 0), lambda y: (y > 0).astype(y.dtype)),
+    "tanh": (np.tanh, lambda y: 1.0 - y * y),
+    "sigmoid": (sigmoid, lambda y: y * (1.0 - y)),
+}
+
+
+class Activation(Layer):
+    """y = f(x) element-wise; dx = dy * f'(x)."""
+
+    kind = "activation"
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self._f, self._df = ACTIVATIONS[name]
+        self._y: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._y = self._f(x)
+        return self._y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        return dy * self._df(self._y)
+
+    def describe(self) -> str:
+        return self.name
+
+
+class Softmax(Layer):
+    """Probabilities over the last axis. As a classifier's last layer with cross-entropy,
+    the model fuses it into the loss (stable log-softmax) and backward never runs here."""
+
+    kind = "softmax"
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        from nncli.ops import softmax
+
+        self._y = softmax(x, axis=-1)
+        return self._y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        # dx_j = y_j (dy_j - sum_i dy_i y_i)
+        y = self._y
+        return y * (dy - (dy * y).sum(axis=-1, keepdims=True))

@@ -1,0 +1,78 @@
+"""The layer contract every layer follows (DESIGN.md).
+
+    params / grads: parallel dicts with the same keys and shapes (PyTorch names);
+    forward(x) -> y caches what backward needs; backward(dy) -> dx adds into grads;
+    output_shape(input_shape) gives the per-sample output shape (no batch axis).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nncli.errors import InputError
+
+
+class Layer:
+    """Base class: no parameters, identity shape. Subclasses override what they need."""
+
+    kind = "layer"
+
+    def __init__(self) -> None:
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.trainable = True
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(input_shape)
+
+    def describe(self) -> str:
+        """Key options for the summary table, e.g. '8 filters 3x3, stride 1, pad 1'."""
+        return ""
+
+    def init_params(self, input_shape: tuple[int, ...], rng: np.random.Generator) -> None:
+        """Create parameters for this input shape (seeded). Layers without params: no-op."""
+
+    def zero_grad(self) -> None:
+        for name, value in self.params.items():
+            self.grads[name] = np.zeros_like(value)
+
+    def _add_grads(self, **grads: np.ndarray) -> None:
+        # Gradients accumulate (+=) so repeated backward calls sum, as in micrograd and torch.
+        for name, g in grads.items():
+            if name in self.grads:
+                self.grads[name] += g
+            else:
+                self.grads[name] = g.copy()
+
+
+def glorot_uniform(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int,
+                   fan_out: int) -> np.ndarray:
+    """Glorot/Xavier uniform: U(-a, a) with a = sqrt(6 / (fan_in + fan_out)); for tanh/sigmoid."""
+    a = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-a, a, size=shape)
+
+
+def he_normal(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int) -> np.ndarray:
+    """He/Kaiming normal: N(0, 2 / fan_in); keeps the variance of ReLU activations steady."""
+    return rng.normal(0.0, np.sqrt(2.0 / fan_in), size=shape)
+
+
+def init_weight(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int, fan_out: int,
+                activation: str) -> np.ndarray:
+    """He for ReLU layers, Glorot otherwise (tanh, sigmoid, identity, recurrent cells)."""
+    if activation == "relu":
+        return he_normal(rng, shape, fan_in)
+    return glorot_uniform(rng, shape, fan_in, fan_out)
+
+
+def expect_rank(layer: str, input_shape: tuple[int, ...], ranks: tuple[int, ...],
+                what: str, fix: str) -> None:
+    """Raise a shape error naming the layer, what it expects, what it got and the fix."""
+    if len(input_shape) not in ranks:
+        raise InputError(f"{layer} expects {what} but gets {tuple(input_shape)}; {fix}")

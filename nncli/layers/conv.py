@@ -1,0 +1,66 @@
+"""2-D convolution layer (cross-correlation), like torch.nn.Conv2d, on ops.conv2d."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nncli import ops
+from nncli.errors import InputError
+from nncli.layers.activations import Activation
+from nncli.layers.base import Layer, expect_rank, init_weight
+
+
+class Conv(Layer):
+    """x: (N, C, H, W) -> y: (N, F, Ho, Wo), Ho = floor((H + 2p - k) / s) + 1.
+
+    params: weight (F, C, k, k), bias (F,).
+    """
+
+    kind = "conv"
+
+    def __init__(self, filters: int, kernel: int, stride: int = 1, padding: int = 0,
+                 bias: bool = True, activation: str = "identity") -> None:
+        super().__init__()
+        self.filters, self.kernel, self.stride, self.padding = filters, kernel, stride, padding
+        self.use_bias = bias
+        self.act = Activation(activation)
+        self._x: np.ndarray | None = None
+
+    def output_shape(self, input_shape):
+        expect_rank("conv", input_shape, (3,), "an image (C, H, W)",
+                    "conv needs (C, H, W) input; for a single channel use shape [1, H, W]")
+        _, h, w = input_shape
+        ho, wo = (ops.out_size(n, self.kernel, self.stride, self.padding) for n in (h, w))
+        if ho < 1 or wo < 1:
+            raise InputError(
+                f"conv kernel {self.kernel}x{self.kernel} is larger than its padded "
+                f"{h + 2 * self.padding}x{w + 2 * self.padding} input; use a smaller kernel "
+                f"or more padding")
+        return (self.filters, ho, wo)
+
+    def init_params(self, input_shape, rng):
+        c, k = input_shape[0], self.kernel
+        shape = (self.filters, c, k, k)
+        self.params["weight"] = init_weight(rng, shape, c * k * k, self.filters * k * k,
+                                            self.act.name)
+        if self.use_bias:
+            self.params["bias"] = np.zeros(self.filters)
+
+    def forward(self, x):
+        self._x = x
+        z = ops.conv2d(x, self.params["weight"], self.params.get("bias"), self.stride,
+                       self.padding)
+        return self.act.forward(z)
+
+    def backward(self, dy):
+        dz = self.act.backward(dy)
+        dx, dw, db = ops.conv2d_backward(dz, self._x, self.params["weight"], self.stride,
+                                         self.padding)
+        self._add_grads(weight=dw, **({"bias": db} if self.use_bias else {}))
+        return dx
+
+    def describe(self):
+        k = self.kernel
+        extra = "" if self.use_bias else ", no bias"
+        return (f"{self.filters} filters {k}x{k}, stride {self.stride}, pad {self.padding}, "
+                f"{self.act.name}{extra}")

@@ -1,0 +1,58 @@
+"""Fully connected layer, like torch.nn.Linear: y = f(x W^T + b)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nncli.errors import InputError
+from nncli.layers.activations import Activation
+from nncli.layers.base import Layer, init_weight
+
+
+class Dense(Layer):
+    """x: (N, I) or a sequence (N, T, I), acting on every step -> y: (N, units) / (N, T, units).
+
+    params: weight (units, I), bias (units,).
+    """
+
+    kind = "dense"
+
+    def __init__(self, units: int, bias: bool = True, activation: str = "identity") -> None:
+        super().__init__()
+        self.units, self.use_bias = units, bias
+        self.act = Activation(activation)
+        self._x: np.ndarray | None = None
+
+    def output_shape(self, input_shape):
+        if len(input_shape) not in (1, 2):
+            raise InputError(f"dense expects a flat input (F,) or a sequence (T, F) but gets "
+                             f"{tuple(input_shape)}; add a flatten layer before it")
+        return (*input_shape[:-1], self.units)
+
+    def init_params(self, input_shape, rng):
+        fan_in = input_shape[-1]
+        self.params["weight"] = init_weight(rng, (self.units, fan_in), fan_in, self.units,
+                                            self.act.name)
+        if self.use_bias:
+            self.params["bias"] = np.zeros(self.units)
+
+    def forward(self, x):
+        self._x = x
+        z = x @ self.params["weight"].T
+        if self.use_bias:
+            z = z + self.params["bias"]
+        return self.act.forward(z)
+
+    def backward(self, dy):
+        dz = self.act.backward(dy)
+        x, w = self._x, self.params["weight"]
+        dz2 = dz.reshape(-1, self.units)
+        grads = {"weight": dz2.T @ x.reshape(-1, x.shape[-1])}
+        if self.use_bias:
+            grads["bias"] = dz2.sum(axis=0)
+        self._add_grads(**grads)
+        return dz @ w
+
+    def describe(self):
+        extra = "" if self.use_bias else ", no bias"
+        return f"{self.units} units, {self.act.name}{extra}"

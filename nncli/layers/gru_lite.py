@@ -1,0 +1,120 @@
+"""gru-lite: the gated cell of the course notes (SEED-EXAMPLES.md, example 5).
+
+    g_t = sigmoid(x_t Wg^T + s_{t-1} Ug^T + bg)          the gate
+    c_t = tanh(x_t W^T + s_{t-1} U^T + b)                 the candidate state
+    s_t = g_t * c_t + (1 - g_t) * s_{t-1}
+
+Parameter names (shapes): weight_ih_l0 = W (H, I), weight_hh_l0 = U (H, H), bias_l0 = b (H,),
+weight_ig_l0 = Wg (H, I), weight_hg_l0 = Ug (H, H), bias_g_l0 = bg (H,).
+With `gate` fixed to a number the gate parameters do not exist and g_t is that constant;
+gate = 1 gives exactly the simple rnn (with b = b_ih + b_hh).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nncli.layers.activations import sigmoid
+from nncli.layers.rnn import Recurrent
+
+
+class GruLite(Recurrent):
+    kind = "gru-lite"
+
+    def __init__(self, hidden: int, bias: bool = True, return_sequences: bool = True,
+                 gate: float | None = None) -> None:
+        super().__init__(hidden, bias, return_sequences)
+        self.fixed_gate = gate
+
+    def init_params(self, input_shape, rng):
+        h, i = self.hidden, input_shape[-1]
+        self.params["weight_ih_l0"] = self._glorot(rng, h, i)
+        self.params["weight_hh_l0"] = self._glorot(rng, h, h)
+        if self.use_bias:
+            self.params["bias_l0"] = np.zeros(h)
+        if self.fixed_gate is None:
+            self.params["weight_ig_l0"] = self._glorot(rng, h, i)
+            self.params["weight_hg_l0"] = self._glorot(rng, h, h)
+            if self.use_bias:
+                self.params["bias_g_l0"] = np.zeros(h)
+
+    def _input_terms(self, x, w_name, b_name):
+        a = x @ self.params[w_name].T
+        return a + self.params[b_name] if self.use_bias else a
+
+    def forward(self, x):
+        p, learned_gate = self.params, self.fixed_gate is None
+        u = p["weight_hh_l0"]
+        a_c = self._input_terms(x, "weight_ih_l0", "bias_l0")
+        n, steps, _ = x.shape
+        states = np.empty((n, steps, self.hidden), dtype=a_c.dtype)
+        cands, gates = np.empty_like(states), np.empty_like(states)
+        if learned_gate:
+            a_g, ug = self._input_terms(x, "weight_ig_l0", "bias_g_l0"), p["weight_hg_l0"]
+        else:
+            gates[:] = self.fixed_gate
+        s = np.zeros((n, self.hidden), dtype=a_c.dtype)
+        for t in range(steps):
+            if learned_gate:
+                gates[:, t] = sigmoid(a_g[:, t] + s @ ug.T)
+            cands[:, t] = np.tanh(a_c[:, t] + s @ u.T)
+            # The notes' form, so that g = 1 gives s_t = c_t bit for bit (the simple rnn).
+            s = gates[:, t] * cands[:, t] + (1.0 - gates[:, t]) * s
+            states[:, t] = s
+        self._x, self._states, self._cands, self.gates = x, states, cands, gates
+        return self._output(states)
+
+    def backward(self, dy):
+        p, learned_gate = self.params, self.fixed_gate is None
+        u = p["weight_hh_l0"]
+        ug = p.get("weight_hg_l0")
+        dout = self._output_grads(dy)
+        states, cands, gates = self._states, self._cands, self.gates
+        prev = self._previous(states)
+        da_c, da_g, ds_all = (np.zeros_like(states) for _ in range(3))
+        carry = np.zeros_like(states[:, 0])
+        for t in range(states.shape[1] - 1, -1, -1):
+            ds = dout[:, t] + carry
+            ds_all[:, t] = ds
+            g, c = gates[:, t], cands[:, t]
+            da_c[:, t] = ds * g * (1.0 - c * c)
+            carry = ds * (1.0 - g) + da_c[:, t] @ u      # the ungated path is not squashed
+            if learned_gate:
+                da_g[:, t] = ds * (c - prev[:, t]) * g * (1.0 - g)
+                carry += da_g[:, t] @ ug
+        self._da_c, self._da_g, self.state_grads = da_c, da_g, ds_all
+        self._add_grads(**self.param_grads())
+        dx = da_c @ p["weight_ih_l0"]
+        if learned_gate:
+            dx += da_g @ p["weight_ig_l0"]
+        return dx
+
+    def param_grads(self, per_step=False):
+        prev = self._previous(self._states)
+        sum_axes = 0 if per_step else (0, 1)
+        pieces = [(self._da_c, "weight_ih_l0", "weight_hh_l0", "bias_l0")]
+        if self.fixed_gate is None:
+            pieces.append((self._da_g, "weight_ig_l0", "weight_hg_l0", "bias_g_l0"))
+        grads = {}
+        for da, w_name, u_name, b_name in pieces:
+            grads[w_name] = self.outer_sum(da, self._x, per_step)
+            grads[u_name] = self.outer_sum(da, prev, per_step)
+            if self.use_bias:
+                grads[b_name] = da.sum(axis=sum_axes)
+        return grads
+
+    def step_jacobians(self) -> np.ndarray:
+        """ds_t/ds_{t-1} = diag(1-g) + diag(g (1-c^2)) U + diag((c - s_{t-1}) g (1-g)) Ug."""
+        g, c = self.gates, self._cands
+        eye = np.eye(self.hidden)
+        jac = (1.0 - g)[..., None] * eye + (g * (1.0 - c * c))[..., None] * self.params[
+            "weight_hh_l0"]
+        if self.fixed_gate is None:
+            prev = self._previous(self._states)
+            jac += ((c - prev) * g * (1.0 - g))[..., None] * self.params["weight_hg_l0"]
+        return jac
+
+    def describe(self):
+        out = "all steps" if self.return_sequences else "last step"
+        gate = "" if self.fixed_gate is None else f", gate fixed at {self.fixed_gate:g}"
+        return f"{self.hidden} hidden, {out}{gate}" + ("" if self.use_bias else ", no bias")

@@ -1,0 +1,179 @@
+"""A sequential network: layers in order, a loss, named parameters, forward and backward.
+
+Parameter names are `<layer index>.<param>`, like a torch Sequential's state_dict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nncli.errors import InputError
+from nncli.layers import Layer, Softmax
+from nncli.losses import LOSSES, check_targets
+
+
+@dataclass
+class Pass:
+    """What one forward/backward pass produced, for the inspection commands.
+
+    outputs[i]: layer i's output (N, ...); output_grads[i]: dL/d(outputs[i]) after backward.
+    """
+
+    x: np.ndarray
+    outputs: list[np.ndarray]
+    loss: float | None = None
+    output_grads: list[np.ndarray] = field(default_factory=list)
+    input_grad: np.ndarray | None = None
+
+
+class Model:
+    def __init__(self, layers: list[Layer], input_shape: tuple[int, ...], loss: str = "mse",
+                 reduction: str = "sum", name: str = "model", seed: int = 0) -> None:
+        self.layers, self.input_shape = layers, tuple(input_shape)
+        self.loss_name, self.reduction, self.name, self.seed = loss, reduction, name, seed
+        self.shapes = self.infer_shapes()
+        # A softmax at the end of a cross-entropy classifier is fused into the loss: the loss
+        # is computed stably from the logits, and backward starts below the softmax.
+        self.fused_softmax = loss == "cross_entropy" and isinstance(layers[-1], Softmax)
+
+    # ---- shapes and parameters -------------------------------------------------------
+    def infer_shapes(self) -> list[tuple[int, ...]]:
+        """Every layer's per-sample output shape; a shape error names the layer index."""
+        shapes, shape = [], self.input_shape
+        for i, layer in enumerate(self.layers):
+            try:
+                shape = layer.output_shape(shape)
+            except InputError as err:
+                raise InputError(f"layers[{i}] ({layer.kind}): {err}") from None
+            shapes.append(tuple(shape))
+        return shapes
+
+    def init_params(self, rng: np.random.Generator) -> None:
+        """Seeded initialisation; parameters already fixed in the spec are kept."""
+        shape = self.input_shape
+        for layer, out in zip(self.layers, self.shapes, strict=True):
+            fixed = dict(layer.params)
+            layer.init_params(shape, rng)
+            layer.params.update(fixed)
+            layer.zero_grad()
+            shape = out
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return self.shapes[-1]
+
+    def named_params(self) -> dict[str, np.ndarray]:
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers)
+                for k, v in layer.params.items()}
+
+    def named_grads(self) -> dict[str, np.ndarray]:
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers)
+                for k, v in layer.grads.items()}
+
+    def num_params(self) -> int:
+        return sum(v.size for v in self.named_params().values())
+
+    def zero_grad(self) -> None:
+        for layer in self.layers:
+            layer.zero_grad()
+
+    def load_state(self, state: dict[str, np.ndarray], source: str = "weights") -> None:
+        """Copy arrays into the parameters; any missing/extra key or wrong shape is an error."""
+        own = self.named_params()
+        missing = [k for k in own if k not in state]
+        extra = [k for k in state if k not in own]
+        if missing or extra:
+            parts = ([f"missing {', '.join(missing)}"] if missing else []) + (
+                [f"unexpected {', '.join(extra)}"] if extra else [])
+            raise InputError(f"{source}: keys do not match the model ({'; '.join(parts)}); "
+                             f"were these weights made for another spec?")
+        for key, value in own.items():
+            got = np.asarray(state[key])
+            if got.shape != value.shape:
+                raise InputError(f"{source}: '{key}' has shape {got.shape} but the model "
+                                 f"needs {value.shape}")
+            if not np.all(np.isfinite(got)):
+                raise InputError(f"{source}: '{key}' holds NaN or infinite values")
+        for i, layer in enumerate(self.layers):
+            for k in layer.params:
+                layer.params[k] = np.array(state[f"{i}.{k}"], dtype=np.float64)
+        self.zero_grad()
+
+    def astype(self, dtype) -> Model:
+        """Cast every parameter (and gradient) to dtype, e.g. float32 for speed."""
+        for layer in self.layers:
+            for k in layer.params:
+                layer.params[k] = layer.params[k].astype(dtype)
+            layer.zero_grad()
+        return self
+
+    # ---- passes ----------------------------------------------------------------------
+    def batch(self, x: np.ndarray, what: str = "input") -> np.ndarray:
+        """Add the batch axis to a single sample; check the per-sample shape."""
+        x = np.asarray(x, dtype=np.float64)
+        if x.shape == self.input_shape:
+            x = x[None]
+        if x.shape[1:] != self.input_shape:
+            raise InputError(f"{what}: expected one sample of shape {self.input_shape} or a "
+                             f"batch (N, {', '.join(map(str, self.input_shape))}) but got "
+                             f"{x.shape}".replace(", )", ")"))
+        if not np.all(np.isfinite(x)):
+            raise InputError(f"{what}: holds NaN or infinite values")
+        return x
+
+    def forward(self, x: np.ndarray, upto: int | None = None) -> Pass:
+        """Run layers[0:upto] (all by default) on a batch; keep every layer's output."""
+        outputs = []
+        for layer in self.layers[:upto]:
+            x = layer.forward(x)
+            outputs.append(x)
+        return Pass(x=x if not outputs else outputs[0], outputs=outputs)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def _loss_end(self) -> int:
+        return len(self.layers) - 1 if self.fused_softmax else len(self.layers)
+
+    def loss(self, x: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray, list]:
+        """Forward to the loss: (loss, dL/d(loss input), outputs of the layers that ran)."""
+        outputs = []
+        h = x
+        for layer in self.layers[: self._loss_end()]:
+            h = layer.forward(h)
+            outputs.append(h)
+        loss, grad = LOSSES[self.loss_name](h, target, self.reduction)
+        return loss, grad, outputs
+
+    def backward_from(self, grad: np.ndarray, keep: bool = False) -> tuple[np.ndarray, list]:
+        """Backward through the layers below the loss; grads are added (+=) into layers."""
+        output_grads = []
+        for layer in reversed(self.layers[: self._loss_end()]):
+            if keep:
+                output_grads.append(grad)
+            grad = layer.backward(grad)
+        return grad, output_grads[::-1]
+
+    def train_step(self, x: np.ndarray, target: np.ndarray) -> float:
+        """zero_grad, forward, loss, backward: the gradients are left in each layer.grads."""
+        self.zero_grad()
+        loss, grad, _ = self.loss(x, target)
+        self.backward_from(grad)
+        return loss
+
+    def inspect(self, x: np.ndarray, target: np.ndarray) -> Pass:
+        """One full pass that keeps everything: outputs, loss, output and input gradients."""
+        self.zero_grad()
+        loss, grad, outputs = self.loss(x, target)
+        if self.fused_softmax:
+            outputs.append(self.layers[-1].forward(outputs[-1]))
+        input_grad, output_grads = self.backward_from(grad, keep=True)
+        return Pass(x=x, outputs=outputs, loss=loss, output_grads=output_grads,
+                    input_grad=input_grad)
+
+    def targets(self, y: np.ndarray, what: str = "target") -> np.ndarray:
+        return check_targets(self.loss_name, self.shapes[self._loss_end() - 1], y, what)
