@@ -28,6 +28,26 @@ class Pass:
     input_grad: np.ndarray | None = None
 
 
+class ShapeError(InputError):
+    """An impossible layer shape; `index` and `detail` let a spec add file, line and path."""
+
+    def __init__(self, index: int, kind: str, detail: str) -> None:
+        super().__init__(f"layers[{index}] ({kind}): {detail}")
+        self.index, self.kind, self.detail = index, kind, detail
+
+
+def iter_shapes(layers: list[Layer], input_shape: tuple[int, ...]):
+    """Yield each layer's per-sample output shape in turn; raise at the first impossible one,
+    naming it (`layers[3] (dense): ...`), so callers can show the rows before the error."""
+    shape = tuple(input_shape)
+    for i, layer in enumerate(layers):
+        try:
+            shape = tuple(layer.output_shape(shape))
+        except InputError as err:
+            raise ShapeError(i, layer.kind, str(err)) from None
+        yield shape
+
+
 class Model:
     def __init__(self, layers: list[Layer], input_shape: tuple[int, ...], loss: str = "mse",
                  reduction: str = "sum", name: str = "model", seed: int = 0) -> None:
@@ -41,24 +61,13 @@ class Model:
     # ---- shapes and parameters -------------------------------------------------------
     def infer_shapes(self) -> list[tuple[int, ...]]:
         """Every layer's per-sample output shape; a shape error names the layer index."""
-        shapes, shape = [], self.input_shape
-        for i, layer in enumerate(self.layers):
-            try:
-                shape = layer.output_shape(shape)
-            except InputError as err:
-                raise InputError(f"layers[{i}] ({layer.kind}): {err}") from None
-            shapes.append(tuple(shape))
-        return shapes
+        return list(iter_shapes(self.layers, self.input_shape))
 
     def init_params(self, rng: np.random.Generator) -> None:
-        """Seeded initialisation; parameters already fixed in the spec are kept."""
-        shape = self.input_shape
-        for layer, out in zip(self.layers, self.shapes, strict=True):
-            fixed = dict(layer.params)
+        """Seeded initialisation of every layer, in order (see layers/base.py for the rules)."""
+        for layer, shape in zip(self.layers, [self.input_shape, *self.shapes[:-1]], strict=True):
             layer.init_params(shape, rng)
-            layer.params.update(fixed)
             layer.zero_grad()
-            shape = out
 
     @property
     def output_shape(self) -> tuple[int, ...]:
@@ -125,11 +134,11 @@ class Model:
 
     def forward(self, x: np.ndarray, upto: int | None = None) -> Pass:
         """Run layers[0:upto] (all by default) on a batch; keep every layer's output."""
-        outputs = []
+        outputs, h = [], x
         for layer in self.layers[:upto]:
-            x = layer.forward(x)
-            outputs.append(x)
-        return Pass(x=x if not outputs else outputs[0], outputs=outputs)
+            h = layer.forward(h)
+            outputs.append(h)
+        return Pass(x=x, outputs=outputs)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         for layer in self.layers:

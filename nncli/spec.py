@@ -1,0 +1,322 @@
+"""YAML model specs: read safely, validate every field, build the Model.
+
+A spec reads like this (see configs/ for commented examples):
+
+    name: digits-cnn
+    seed: 0
+    input: [1, 8, 8]            # one sample: (C, H, W) image, (T, F) sequence or (F,) vector
+    layers:
+      - conv: {filters: 8, kernel: 3, padding: 1, activation: relu}
+      - pool: {size: 2}
+      - flatten
+      - dense: {units: 10}
+    loss: cross_entropy         # or mse (sum of squares), or {mse: {reduction: mean}}
+
+Each layer is a name, or a one-key mapping from the name to its options. Fixed parameter
+values go under `params:` (e.g. `params: {weight: [[2.0]]}`). Every error names the file,
+line and spec path: `model.yaml:7 layers[1]: unknown layer 'cnov' (did you mean 'conv'?)`.
+Sections other than the model's (`data`, `train`) are kept raw for the training code, which
+reports its own errors through `Spec.error`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from nncli import layers as L
+from nncli.errors import InputError
+from nncli.model import Model, ShapeError
+
+REQUIRED = object()
+ACTIVATION_NAMES = tuple(L.ACTIVATIONS)
+
+# layer name -> {option: (kind, default)}; kind is "int>=1", "int>=0", "bool", a tuple of
+# allowed strings, "gate" (null or a number in [0, 1]) or "params" (name -> nested list).
+LAYER_OPTIONS: dict[str, dict[str, tuple[Any, Any]]] = {
+    "dense": {"units": ("int>=1", REQUIRED), "bias": ("bool", True),
+              "activation": (ACTIVATION_NAMES, "identity"), "params": ("params", None)},
+    "conv": {"filters": ("int>=1", REQUIRED), "kernel": ("int>=1", REQUIRED),
+             "stride": ("int>=1", 1), "padding": ("int>=0", 0), "bias": ("bool", True),
+             "activation": (ACTIVATION_NAMES, "identity"), "params": ("params", None)},
+    "pool": {"mode": (("max", "avg"), "max"), "size": ("int>=1", 2),
+             "stride": ("int>=1", None)},
+    "flatten": {},
+    "softmax": {},
+    "rnn": {"hidden": ("int>=1", REQUIRED), "bias": ("bool", True),
+            "return": (("all", "last"), "all"), "params": ("params", None)},
+    "gru-lite": {"hidden": ("int>=1", REQUIRED), "bias": ("bool", True),
+                 "return": (("all", "last"), "all"), "gate": ("gate", None),
+                 "params": ("params", None)},
+    **{name: {} for name in ACTIVATION_NAMES},
+}
+LOSS_OPTIONS = {"mse": {"reduction": (("sum", "mean"), "sum")},
+                "cross_entropy": {"reduction": (("mean", "sum"), "mean")}}
+TOP_KEYS = ("name", "seed", "input", "layers", "loss", "data", "train")
+
+
+def _fmt_path(path: tuple) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _suggest(word: str, choices) -> str:
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+@dataclass
+class Spec:
+    """A validated spec: the raw mapping, where each path sits in the file, and the layers."""
+
+    path: Path
+    raw: dict
+    lines: dict[tuple, int] = field(default_factory=dict)
+    name: str = "model"
+    seed: int = 0
+    input_shape: tuple[int, ...] = ()
+    layers: list[L.Layer] = field(default_factory=list)
+    fixed: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
+    loss: str = "mse"
+    reduction: str = "sum"
+
+    def where(self, path: tuple) -> str:
+        """'model.yaml:7 layers[1]' — the file, the line of the nearest known node, the path."""
+        probe = tuple(path)
+        while probe and probe not in self.lines:
+            probe = probe[:-1]
+        line = self.lines.get(probe)
+        loc = f"{self.path.name}:{line}" if line else self.path.name
+        return f"{loc} {_fmt_path(path)}" if path else loc
+
+    def error(self, path: tuple, message: str) -> InputError:
+        return InputError(f"{self.where(path)}: {message}")
+
+    @property
+    def base_dir(self) -> Path:
+        """Paths inside a spec are relative to the spec's own folder."""
+        return self.path.resolve().parent
+
+    def build(self, rng: np.random.Generator | None = None) -> Model:
+        """The model with seeded initial weights (the spec's seed unless rng is given)."""
+        try:
+            model = Model(self.layers, self.input_shape, self.loss, self.reduction, self.name,
+                          self.seed)
+        except ShapeError as err:
+            raise self.error(("layers", err.index), f"({err.kind}) {err.detail}") from None
+        model.init_params(rng if rng is not None else np.random.default_rng(self.seed))
+        for index, params in self.fixed.items():
+            layer = model.layers[index]
+            for pname, value in params.items():
+                where = ("layers", index, layer.kind, "params", pname)
+                if pname not in layer.params:
+                    raise self.error(where, f"unknown parameter '{pname}'; this layer has "
+                                     f"{', '.join(layer.params) or 'no parameters'}")
+                want = layer.params[pname].shape
+                if value.shape != want:
+                    raise self.error(where, f"expected shape {want} but got {value.shape}")
+                layer.params[pname] = value
+        return model
+
+
+def _read_yaml(path: Path) -> tuple[Any, dict[tuple, int]]:
+    """yaml.safe_load semantics (no Python objects), plus each node's line and a duplicate
+    key check (plain PyYAML silently keeps the last duplicate)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"CONFIG: file '{path}' not found") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"CONFIG: cannot read '{path}': {err}") from None
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise InputError(f"{path.name}{line}: not valid YAML: {problem}") from None
+    lines: dict[tuple, int] = {}
+
+    def walk(n, p):
+        lines.setdefault(p, n.start_mark.line + 1)
+        if isinstance(n, yaml.MappingNode):
+            seen = set()
+            for k, v in n.value:
+                key = k.value
+                if key in seen:
+                    raise InputError(f"{path.name}:{k.start_mark.line + 1} "
+                                     f"{_fmt_path((*p, key))}: duplicate key '{key}'")
+                seen.add(key)
+                walk(v, (*p, key))
+        elif isinstance(n, yaml.SequenceNode):
+            for i, v in enumerate(n.value):
+                walk(v, (*p, i))
+
+    if node is not None:
+        walk(node, ())
+    return data, lines
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and validate a YAML spec file (no shapes yet: `Spec.build` infers them)."""
+    path = Path(path)
+    data, lines = _read_yaml(path)
+    spec = Spec(path=path, raw=data if isinstance(data, dict) else {}, lines=lines)
+    if not isinstance(data, dict):
+        raise InputError(f"{path.name}: expected a mapping with 'input', 'layers' and 'loss' "
+                         f"at the top level, got {type(data).__name__}")
+    for key in data:
+        if key not in TOP_KEYS:
+            raise spec.error((key,), f"unknown key '{key}'{_suggest(key, TOP_KEYS)}; valid "
+                             f"keys: {', '.join(TOP_KEYS)}")
+    spec.name = str(data.get("name", path.stem))
+    spec.seed = _check(spec, ("seed",), data.get("seed", 0), "int>=0")
+    spec.input_shape = _input_shape(spec, data)
+    spec.layers = _layers(spec, data)
+    spec.loss, spec.reduction = _loss(spec, data.get("loss", "mse"))
+    return spec
+
+
+def _input_shape(spec: Spec, data: dict) -> tuple[int, ...]:
+    shape = data.get("input")
+    ok = isinstance(shape, list) and 1 <= len(shape) <= 3 and all(
+        isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in shape)
+    if not ok:
+        raise spec.error(("input",), f"expected the shape of one sample as a list of 1-3 "
+                         f"positive integers ([C, H, W], [T, F] or [F]), got {shape!r}")
+    return tuple(shape)
+
+
+def _layers(spec: Spec, data: dict) -> list[L.Layer]:
+    entries = data.get("layers")
+    if not isinstance(entries, list) or not entries:
+        raise spec.error(("layers",), "expected a non-empty list of layers, e.g. "
+                         "'- dense: {units: 10}'")
+    built = []
+    for i, entry in enumerate(entries):
+        if isinstance(entry, str):
+            kind, opts = entry, {}
+        elif isinstance(entry, dict) and len(entry) == 1:
+            kind, opts = next(iter(entry.items()))
+            opts = {} if opts is None else opts
+        else:
+            raise spec.error(("layers", i), f"expected a layer name or a one-key mapping like "
+                             f"'conv: {{filters: 8, kernel: 3}}', got {entry!r}")
+        if kind not in LAYER_OPTIONS:
+            raise spec.error(("layers", i), f"unknown layer '{kind}'"
+                             f"{_suggest(kind, LAYER_OPTIONS)}; layers: "
+                             f"{', '.join(LAYER_OPTIONS)}")
+        if not isinstance(opts, dict):
+            raise spec.error(("layers", i, kind), f"expected a mapping of options, got "
+                             f"{opts!r}")
+        values = _options(spec, ("layers", i, kind), opts, LAYER_OPTIONS[kind])
+        fixed = values.pop("params", None)
+        if fixed:
+            spec.fixed[i] = fixed
+        if kind == "softmax" and i != len(entries) - 1:
+            raise spec.error(("layers", i), "softmax must be the last layer (it turns the "
+                             "classifier's scores into probabilities)")
+        built.append(_make_layer(kind, values))
+    return built
+
+
+def _make_layer(kind: str, v: dict) -> L.Layer:
+    if kind == "dense":
+        return L.Dense(v["units"], v["bias"], v["activation"])
+    if kind == "conv":
+        return L.Conv(v["filters"], v["kernel"], v["stride"], v["padding"], v["bias"],
+                      v["activation"])
+    if kind == "pool":
+        return L.Pool(v["mode"], v["size"], v["stride"])
+    if kind == "flatten":
+        return L.Flatten()
+    if kind == "softmax":
+        return L.Softmax()
+    if kind == "rnn":
+        return L.RNN(v["hidden"], v["bias"], v["return"] == "all")
+    if kind == "gru-lite":
+        return L.GruLite(v["hidden"], v["bias"], v["return"] == "all", v["gate"])
+    return L.Activation(kind)
+
+
+def _loss(spec: Spec, value: Any) -> tuple[str, str]:
+    if isinstance(value, dict) and len(value) == 1:
+        name, opts = next(iter(value.items()))
+    else:
+        name, opts = value, {}
+    if not isinstance(name, str) or name not in LOSS_OPTIONS:
+        raise spec.error(("loss",), f"unknown loss {name!r}{_suggest(name, LOSS_OPTIONS)}; "
+                         f"use mse or cross_entropy")
+    if not isinstance(opts, dict):
+        raise spec.error(("loss", name), f"expected a mapping of options, got {opts!r}")
+    return name, _options(spec, ("loss", name), opts, LOSS_OPTIONS[name])["reduction"]
+
+
+def _options(spec: Spec, path: tuple, given: dict, table: dict) -> dict:
+    for key in given:
+        if key not in table:
+            valid = ", ".join(table) or "none"
+            raise spec.error((*path, key), f"unknown option '{key}'{_suggest(key, table)}; "
+                             f"valid options: {valid}")
+    out = {}
+    for key, (kind, default) in table.items():
+        if key not in given:
+            if default is REQUIRED:
+                raise spec.error(path, f"missing required option '{key}'")
+            out[key] = default
+        else:
+            out[key] = _check(spec, (*path, key), given[key], kind)
+    return out
+
+
+def _check(spec: Spec, path: tuple, value: Any, kind: Any) -> Any:
+    """Validate one option value against its kind; return it converted."""
+    if isinstance(kind, tuple):
+        if value not in kind:
+            raise spec.error(path, f"expected one of {', '.join(kind)}, got {value!r}"
+                             f"{_suggest(value, kind)}")
+        return value
+    if kind.startswith("int>="):
+        low = int(kind[5:])
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise spec.error(path, f"expected an integer >= {low}, got {value!r}")
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise spec.error(path, f"expected true or false, got {value!r}")
+        return value
+    if kind == "gate":
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise spec.error(path, f"expected a number in [0, 1] (or null for a learned "
+                             f"gate), got {value!r}")
+        return float(value)
+    if kind == "params":
+        if not isinstance(value, dict):
+            raise spec.error(path, f"expected a mapping from parameter name to values, got "
+                             f"{value!r}")
+        return {name: _array(spec, (*path, name), v) for name, v in value.items()}
+    raise AssertionError(kind)
+
+
+def _array(spec: Spec, path: tuple, value: Any) -> np.ndarray:
+    try:
+        arr = np.array(value, dtype=np.float64)
+    except (ValueError, TypeError):
+        raise spec.error(path, "expected numbers in nested lists of equal length") from None
+    if not np.all(np.isfinite(arr)):
+        raise spec.error(path, "holds NaN or infinite values")
+    return arr
