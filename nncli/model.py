@@ -32,7 +32,7 @@ class ShapeError(InputError):
     """An impossible layer shape; `index` and `detail` let a spec add file, line and path."""
 
     def __init__(self, index: int, kind: str, detail: str) -> None:
-        super().__init__(f"layers[{index}] ({kind}): {detail}")
+        super().__init__(f"layers[{index}] ({kind}) {detail}")
         self.index, self.kind, self.detail = index, kind, detail
 
 

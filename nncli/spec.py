@@ -110,7 +110,8 @@ class Spec:
             model = Model(self.layers, self.input_shape, self.loss, self.reduction, self.name,
                           self.seed)
         except ShapeError as err:
-            raise self.error(("layers", err.index), f"({err.kind}) {err.detail}") from None
+            raise InputError(f"{self.where(('layers', err.index))} ({err.kind}) "
+                             f"{err.detail}") from None
         model.init_params(rng if rng is not None else np.random.default_rng(self.seed))
         for index, params in self.fixed.items():
             layer = model.layers[index]

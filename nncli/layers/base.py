@@ -71,8 +71,8 @@ def init_weight(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int, f
     return glorot_uniform(rng, shape, fan_in, fan_out)
 
 
-def expect_rank(layer: str, input_shape: tuple[int, ...], ranks: tuple[int, ...],
+def expect_rank(input_shape: tuple[int, ...], ranks: tuple[int, ...],
                 what: str, fix: str) -> None:
-    """Raise a shape error naming the layer, what it expects, what it got and the fix."""
+    """Raise a shape error saying what the layer expects, what it got and the fix."""
     if len(input_shape) not in ranks:
-        raise InputError(f"{layer} expects {what} but gets {tuple(input_shape)}; {fix}")
+        raise InputError(f"expects {what} but gets {tuple(input_shape)}; {fix}")

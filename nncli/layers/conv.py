@@ -27,13 +27,13 @@ class Conv(Layer):
         self._x: np.ndarray | None = None
 
     def output_shape(self, input_shape):
-        expect_rank("conv", input_shape, (3,), "an image (C, H, W)",
+        expect_rank(input_shape, (3,), "an image (C, H, W)",
                     "conv needs (C, H, W) input; for a single channel use shape [1, H, W]")
         _, h, w = input_shape
         ho, wo = (ops.out_size(n, self.kernel, self.stride, self.padding) for n in (h, w))
         if ho < 1 or wo < 1:
             raise InputError(
-                f"conv kernel {self.kernel}x{self.kernel} is larger than its padded "
+                f"kernel {self.kernel}x{self.kernel} is larger than its padded "
                 f"{h + 2 * self.padding}x{w + 2 * self.padding} input; use a smaller kernel "
                 f"or more padding")
         return (self.filters, ho, wo)

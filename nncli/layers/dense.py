@@ -25,7 +25,7 @@ class Dense(Layer):
 
     def output_shape(self, input_shape):
         if len(input_shape) not in (1, 2):
-            raise InputError(f"dense expects a flat input (F,) or a sequence (T, F) but gets "
+            raise InputError(f"expects a flat input (F,) or a sequence (T, F) but gets "
                              f"{tuple(input_shape)}; add a flatten layer before it")
         return (*input_shape[:-1], self.units)
 

@@ -19,11 +19,11 @@ class Pool(Layer):
         self._cache = None
 
     def output_shape(self, input_shape):
-        expect_rank("pool", input_shape, (3,), "an image (C, H, W)",
+        expect_rank(input_shape, (3,), "an image (C, H, W)",
                     "pool works on conv outputs; put it after a conv layer")
         c, h, w = input_shape
         if h < self.size or w < self.size:
-            raise InputError(f"pool window {self.size}x{self.size} is larger than its "
+            raise InputError(f"window {self.size}x{self.size} is larger than its "
                              f"{h}x{w} input; use a smaller size")
         return (c, ops.out_size(h, self.size, self.stride), ops.out_size(w, self.size, self.stride))
 

@@ -28,7 +28,7 @@ class Recurrent(Layer):
         self.state_grads: np.ndarray | None = None
 
     def output_shape(self, input_shape):
-        expect_rank(self.kind, input_shape, (2,), "a sequence (T, F)",
+        expect_rank(input_shape, (2,), "a sequence (T, F)",
                     "give the input shape as [steps, features]")
         steps = input_shape[0]
         return (steps, self.hidden) if self.return_sequences else (self.hidden,)
