@@ -6,6 +6,15 @@ and returns a `Dataset` with three `Split`s. Layouts follow the rest of nncli: i
 (N, C, H, W), sequences (N, T, F). Generated data comes from `np.random.default_rng`
 seeded by (seed, dataset, split), so the same seed gives the same arrays and the three
 splits are independent draws. Bad input raises `InputError` naming the spec path.
+
+Options and their defaults (train/val/test are sample counts; val and test may be 0):
+
+    digits  flat: false                                      (fixed split 1259/269/269)
+    adding  steps: 50  train: 10000  val: 1000  test: 1000
+    sine    steps: 20  noise: 0.0  train: 2000  val: 400  test: 400
+    bars    size: 8    noise: 0.1  train: 1000  val: 200  test: 200
+    path:   task: (classification if y holds integers >= 0, else regression)
+            split: [0.8, 0.1, 0.1]  shape: (none)  target: last (.csv/.npy only)
 """
 
 from __future__ import annotations
@@ -46,7 +55,9 @@ _OPTIONS = {
 for _name, (_train, _val, _test) in _COUNTS.items():
     _OPTIONS[_name].update(train=_train, val=_val, test=_test)
 _FILE_OPTIONS = {"task": None, "split": [0.8, 0.1, 0.1], "shape": None, "target": None}
-_READ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
+# What numpy and zipfile raise on damaged files (zipfile uses RuntimeError and
+# NotImplementedError for bytes that claim encryption or unknown zip features).
+_READ_ERRORS = (OSError, ValueError, EOFError, RuntimeError, zipfile.BadZipFile, zlib.error)
 SINE_OMEGA = (0.2, 0.6)  # angular frequency range, radians per step (periods ~10 to ~31 steps)
 
 
@@ -291,6 +302,8 @@ def _read_npz(path: Path, where: str) -> dict[str, np.ndarray]:
     except _READ_ERRORS as err:
         raise InputError(_unreadable(path, where, err)) from None
     for key, array in arrays.items():
+        if not isinstance(array, np.ndarray):  # a member that is not a .npy file
+            raise InputError(f"{where}: '{path.name}' holds '{key}', which is not a numpy array")
         if array.dtype.kind not in "biuf":
             raise InputError(
                 f"{where}: array '{key}' in '{path.name}' is not numeric ({array.dtype})"
@@ -314,12 +327,20 @@ def _read_npy(path: Path, raw: str) -> np.ndarray:
 
 
 def _unreadable(path: Path, where: str, err: Exception) -> str:
-    reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-    if "Object arrays" in reason:
-        reason = "it holds Python objects, which nncli never unpickles"
-    elif "pickled data" in reason:
-        reason = "it is not a numpy .npy/.npz file (or holds pickled data, which nncli never loads)"
-    return f"{where}: cannot read '{path.name}': {reason}; save numeric arrays with numpy"
+    """One line for a file that numpy, zipfile or csv could not read."""
+    reason = str(err).splitlines()[0] if str(err).strip() else type(err).__name__
+    reason = "".join(c if c.isprintable() else "?" for c in reason)[:120]
+    if "Object arrays" in reason or "pickled" in reason:
+        return (
+            f"{where}: cannot read '{path.name}': it holds Python objects (pickled data), "
+            "which nncli never loads; save plain numeric arrays"
+        )
+    if path.suffix.lower() == ".csv":
+        return f"{where}: cannot read '{path.name}' ({reason}); save it as UTF-8 text"
+    return (
+        f"{where}: cannot read '{path.name}': damaged or not a numpy file ({reason}); "
+        "write it again with numpy (np.savez / np.save)"
+    )
 
 
 def _read_table(path: Path, raw: str) -> np.ndarray:
@@ -380,7 +401,8 @@ def _make_file_dataset(raw: str, x: np.ndarray, y: np.ndarray, opts: dict, seed:
     x = x.astype(np.float64).reshape(len(x), -1) if x.ndim == 1 else x.astype(np.float64)
     if opts["shape"] is not None:
         x = _reshape(x, opts["shape"])
-    integral = bool(np.all(np.mod(y.astype(np.float64), 1) == 0))
+    labels = y.astype(np.float64)
+    integral = bool(np.all(np.mod(labels, 1) == 0)) and labels.min() >= 0
     task = (
         opts["task"]
         if opts["task"] is not None
@@ -388,7 +410,7 @@ def _make_file_dataset(raw: str, x: np.ndarray, y: np.ndarray, opts: dict, seed:
     )
     num_classes = None
     if task == "classification":
-        if not integral or np.min(y) < 0:
+        if not integral:
             raise InputError(
                 f"data.task: classification needs integer labels >= 0 in y of '{raw}'; "
                 "use task: regression for real-valued targets"
