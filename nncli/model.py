@@ -167,12 +167,13 @@ class Model:
             grad = layer.backward(grad)
         return grad, output_grads[::-1]
 
-    def train_step(self, x: np.ndarray, target: np.ndarray) -> float:
-        """zero_grad, forward, loss, backward: the gradients are left in each layer.grads."""
+    def train_step(self, x: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
+        """zero_grad, forward, loss, backward: the gradients are left in each layer.grads.
+        Returns the loss and the loss's input (the logits for a classifier)."""
         self.zero_grad()
-        loss, grad, _ = self.loss(x, target)
+        loss, grad, outputs = self.loss(x, target)
         self.backward_from(grad)
-        return loss
+        return loss, outputs[-1]
 
     def inspect(self, x: np.ndarray, target: np.ndarray) -> Pass:
         """One full pass that keeps everything: outputs, loss, output and input gradients."""

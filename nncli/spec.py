@@ -22,6 +22,7 @@ reports its own errors through `Spec.error`.
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -222,7 +223,7 @@ def _layers(spec: Spec, data: dict) -> list[L.Layer]:
         if not isinstance(opts, dict):
             raise spec.error(("layers", i, kind), f"expected a mapping of options, got "
                              f"{opts!r}")
-        values = _options(spec, ("layers", i, kind), opts, LAYER_OPTIONS[kind])
+        values = check_options(spec, ("layers", i, kind), opts, LAYER_OPTIONS[kind])
         fixed = values.pop("params", None)
         if fixed:
             spec.fixed[i] = fixed
@@ -262,10 +263,11 @@ def _loss(spec: Spec, value: Any) -> tuple[str, str]:
                          f"use mse or cross_entropy")
     if not isinstance(opts, dict):
         raise spec.error(("loss", name), f"expected a mapping of options, got {opts!r}")
-    return name, _options(spec, ("loss", name), opts, LOSS_OPTIONS[name])["reduction"]
+    return name, check_options(spec, ("loss", name), opts, LOSS_OPTIONS[name])["reduction"]
 
 
-def _options(spec: Spec, path: tuple, given: dict, table: dict) -> dict:
+def check_options(spec: Spec, path: tuple, given: dict, table: dict) -> dict:
+    """Validate a mapping of options against a table {name: (kind, default)}; fill defaults."""
     for key in given:
         if key not in table:
             valid = ", ".join(table) or "none"
@@ -294,6 +296,17 @@ def _check(spec: Spec, path: tuple, value: Any, kind: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise spec.error(path, f"expected an integer >= {low}, got {value!r}")
         return value
+    if kind.endswith("?"):                          # nullable: null means "off"
+        return None if value is None else _check(spec, path, value, kind[:-1])
+    if kind.startswith("float"):
+        wants = {"float>0": ("a number > 0", lambda v: v > 0),
+                 "float>=0": ("a number >= 0", lambda v: v >= 0),
+                 "float[0,1)": ("a number in [0, 1)", lambda v: 0 <= v < 1)}
+        want, ok = wants[kind]
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not (number and math.isfinite(value) and ok(value)):
+            raise spec.error(path, f"expected {want}, got {value!r}")
+        return float(value)
     if kind == "bool":
         if not isinstance(value, bool):
             raise spec.error(path, f"expected true or false, got {value!r}")

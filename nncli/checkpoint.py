@@ -1,0 +1,76 @@
+"""Weights and checkpoints as .npz files: written atomically, read without unpickling.
+
+A weights file holds `<layer index>.<param>` arrays (a torch Sequential's state_dict keys).
+A checkpoint adds the optimiser's velocities under `optim/<key>` and a JSON `meta` record
+(epoch, position in the epoch, random state, metrics so far) stored as a plain string array.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from nncli.errors import InputError
+from nncli.io import atomic_write
+
+OPTIM_PREFIX = "optim/"
+META_KEY = "meta"
+
+
+def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write arrays to path atomically (temp file + rename): a reader never sees half a file."""
+    atomic_write(Path(path), lambda f: np.savez(f, **arrays), name=str(path))
+
+
+def read_npz(path: Path, what: str) -> dict[str, np.ndarray]:
+    """Every array of an .npz, loaded with allow_pickle=False; any problem is one InputError."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what}: file '{path}' not found")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except ValueError as err:
+        if "pickle" in str(err):
+            raise InputError(f"{what}: '{path}' holds Python objects, which nncli never "
+                             f"unpickles; save plain numeric arrays") from None
+        raise InputError(f"{what}: '{path}' is not a readable .npz file ({err})") from None
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as err:
+        raise InputError(f"{what}: '{path}' is not a readable .npz file "
+                         f"({type(err).__name__}: {err}); is it truncated?") from None
+
+
+def save_weights(path: Path, params: dict[str, np.ndarray]) -> None:
+    save_npz(path, params)
+
+
+def load_weights(path: Path, what: str = "--weights") -> dict[str, np.ndarray]:
+    """The parameter arrays of a weights file or a checkpoint (optimiser state dropped)."""
+    arrays = read_npz(path, what)
+    return {k: v for k, v in arrays.items() if not k.startswith(OPTIM_PREFIX) and k != META_KEY}
+
+
+def save_checkpoint(path: Path, params: dict[str, np.ndarray],
+                    velocity: dict[str, np.ndarray], meta: dict) -> None:
+    arrays = dict(params)
+    arrays.update({OPTIM_PREFIX + k: v for k, v in velocity.items()})
+    arrays[META_KEY] = np.array(json.dumps(meta))
+    save_npz(path, arrays)
+
+
+def load_checkpoint(path: Path, what: str = "checkpoint"
+                    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict]:
+    """(params, optimiser velocities, meta) of a checkpoint written by save_checkpoint."""
+    arrays = read_npz(path, what)
+    if META_KEY not in arrays:
+        raise InputError(f"{what}: '{path}' is a weights file, not a training checkpoint")
+    try:
+        meta = json.loads(str(arrays.pop(META_KEY)))
+    except json.JSONDecodeError:
+        raise InputError(f"{what}: '{path}' has a corrupt meta record") from None
+    velocity = {k[len(OPTIM_PREFIX):]: arrays.pop(k) for k in list(arrays)
+                if k.startswith(OPTIM_PREFIX)}
+    return arrays, velocity, meta

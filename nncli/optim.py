@@ -1,0 +1,71 @@
+"""SGD with momentum (plain or Nesterov), weight decay, global-norm clipping, lr schedules.
+
+The update follows torch.optim.SGD, so the same settings train the same way there:
+    g = grad + weight_decay * p
+    v = momentum * v + g
+    p -= lr * (g + momentum * v if nesterov else v)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def global_norm(grads: dict[str, np.ndarray]) -> float:
+    """sqrt of the sum of squares of every gradient entry."""
+    return math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
+
+
+def clip_by_global_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:
+    """Scale all gradients in place so their global norm is at most max_norm; return the
+    norm before clipping (as torch.nn.utils.clip_grad_norm_ does)."""
+    norm = global_norm(grads)
+    if norm > max_norm:
+        scale = max_norm / (norm + 1e-12)
+        for g in grads.values():
+            g *= scale
+    return norm
+
+
+@dataclass
+class SGD:
+    lr: float
+    momentum: float = 0.0
+    nesterov: bool = False
+    weight_decay: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.velocity: dict[str, np.ndarray] = {}
+
+    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray],
+             lr: float) -> None:
+        """Update params in place (they are the layers' own arrays)."""
+        for name, p in params.items():
+            g = grads[name]
+            if self.weight_decay:
+                g = g + self.weight_decay * p
+            if self.momentum:
+                v = self.velocity.get(name)
+                v = g.copy() if v is None else self.momentum * v + g
+                self.velocity[name] = v
+                g = g + self.momentum * v if self.nesterov else v
+            p -= lr * g
+
+
+def scheduled_lr(base: float, epoch: int, schedule: str, horizon: int, step_size: int = 10,
+                 gamma: float = 0.1, min_lr: float = 0.0) -> float:
+    """Learning rate for 0-based `epoch`.
+
+    constant: base. step: base * gamma ** (epoch // step_size).
+    cosine: min_lr + (base - min_lr) * (1 + cos(pi * epoch / horizon)) / 2, held at min_lr
+    after the horizon (the spec's epochs), so stopping early and resuming changes nothing.
+    """
+    if schedule == "step":
+        return base * gamma ** (epoch // step_size)
+    if schedule == "cosine":
+        frac = min(epoch / max(horizon, 1), 1.0)
+        return min_lr + (base - min_lr) * 0.5 * (1.0 + math.cos(math.pi * frac))
+    return base

@@ -1,0 +1,317 @@
+"""SGD training as a generator of events: the CLI draws them, tests read them.
+
+A run folder holds the resolved `config.yaml`, `metrics.jsonl` (one line per epoch), and
+`last.npz` / `best.npz` checkpoints. Every file is replaced atomically. A checkpoint holds
+the weights, the optimiser's velocities, and in `meta` the epoch, the position inside the
+epoch, the random state at the epoch's start, the partial sums of the epoch in progress and
+the whole metrics history: resuming from it replays exactly what an uninterrupted run does.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from nncli.checkpoint import load_checkpoint, save_checkpoint
+from nncli.data import Dataset, Split, load_dataset
+from nncli.errors import InputError, RunFailed
+from nncli.io import atomic_write
+from nncli.model import Model
+from nncli.optim import SGD, clip_by_global_norm, global_norm, scheduled_lr
+from nncli.spec import Spec, check_options, load_spec
+
+# option: (kind, default) — checked by spec.check_options; documented in the README.
+TRAIN_OPTIONS = {
+    "epochs": ("int>=1", 10),
+    "batch_size": ("int>=1", 32),
+    "lr": ("float>0", 0.1),
+    "momentum": ("float[0,1)", 0.0),
+    "nesterov": ("bool", False),
+    "weight_decay": ("float>=0", 0.0),
+    "clip": ("float>0?", None),
+    "schedule": (("constant", "step", "cosine"), "constant"),
+    "step_size": ("int>=1", 10),
+    "gamma": ("float>0", 0.1),
+    "min_lr": ("float>=0", 0.0),
+    "shuffle": ("bool", True),
+}
+CONFIG_FILE, METRICS_FILE, LAST, BEST = "config.yaml", "metrics.jsonl", "last.npz", "best.npz"
+
+
+@dataclass
+class Started:
+    run_dir: Path
+    start_epoch: int
+    stop_epoch: int
+    batches: int
+    resumed: bool
+
+
+@dataclass
+class BatchDone:
+    epoch: int          # 1-based
+    batch: int          # 1-based, out of `batches`
+    batches: int
+    loss: float         # mean loss per sample so far this epoch
+
+
+@dataclass
+class EpochDone:
+    metrics: dict
+
+
+@dataclass
+class Interrupted:
+    epoch: int
+    batch: int
+    checkpoint: Path
+
+
+@dataclass
+class Finished:
+    history: list[dict]
+    best: dict | None
+
+
+def train_settings(spec: Spec) -> dict:
+    """The `train:` section with every default filled in, validated with file:line errors."""
+    given = spec.raw.get("train") or {}
+    if not isinstance(given, dict):
+        raise spec.error(("train",), f"expected a mapping of training options, got {given!r}")
+    return check_options(spec, ("train",), given, TRAIN_OPTIONS)
+
+
+def load_data(spec: Spec, model: Model) -> Dataset:
+    """The spec's dataset, checked against the model before any training step."""
+    if "data" not in spec.raw:
+        raise spec.error((), "no 'data:' section; name a dataset (e.g. 'data: digits') or a "
+                         "file ('data: {path: mydata.npz}')")
+    try:
+        data = load_dataset(spec.raw["data"], spec.base_dir, spec.seed)
+    except InputError as err:
+        raise InputError(f"{spec.where(('data',))}: {err}") from None
+    if data.train.x.shape[1:] != model.input_shape:
+        raise spec.error(("data",), f"samples have shape {data.train.x.shape[1:]} but the "
+                         f"model's input is {model.input_shape}; change 'input:' or the data")
+    for name in ("train", "val", "test"):
+        model.targets(data.split(name).y, what=f"{spec.where(('data',))}: {name} targets")
+    return data
+
+
+def evaluate(model: Model, split: Split, batch_size: int = 256) -> dict:
+    """Loss per sample and (for classifiers) accuracy and confusion matrix over a split."""
+    n = len(split.x)
+    if n == 0:
+        return {"loss": None, "accuracy": None}
+    total, correct, confusion = 0.0, 0, None
+    classify = model.loss_name == "cross_entropy"
+    if classify:
+        k = model.output_shape[-1]
+        confusion = np.zeros((k, k), dtype=np.int64)
+    for start in range(0, n, batch_size):
+        x = split.x[start:start + batch_size]
+        y = model.targets(split.y[start:start + batch_size])
+        loss, _, outputs = model.loss(x, y)
+        total += loss * _per_sample_weight(model, len(x))
+        if classify:
+            pred = outputs[-1].argmax(axis=-1)
+            correct += int((pred == y).sum())
+            np.add.at(confusion, (y.ravel(), pred.ravel()), 1)
+    out = {"loss": total / n}
+    if classify:
+        out["accuracy"] = correct / split.y.size
+        out["confusion"] = confusion.tolist()
+    return out
+
+
+def _per_sample_weight(model: Model, batch: int) -> float:
+    """Turn one batch's loss into a sum over its samples: mean losses times the batch size."""
+    return batch if model.reduction == "mean" else 1.0
+
+
+class Trainer:
+    """Owns one run: the model, data, optimiser, random state and run folder."""
+
+    def __init__(self, spec: Spec, run_dir: Path, stop_epoch: int | None = None,
+                 checkpoint: Path | None = None) -> None:
+        self.spec, self.run_dir = spec, Path(run_dir)
+        self.settings = train_settings(spec)
+        if stop_epoch is not None and stop_epoch < 1:
+            raise InputError(f"--epochs: expected an integer >= 1, got {stop_epoch}")
+        self.stop_epoch = stop_epoch or self.settings["epochs"]
+        self.model = spec.build()
+        self.data = load_data(spec, self.model)
+        s = self.settings
+        self.optim = SGD(s["lr"], s["momentum"], s["nesterov"], s["weight_decay"])
+        self.rng = np.random.default_rng([spec.seed, 1])      # shuffling only
+        self.epoch, self.batch = 0, 0                         # position: next batch to run
+        self.epoch_rng_state = self.rng.bit_generator.state
+        self.partial: dict = {}
+        self.history: list[dict] = []
+        self.best: dict | None = None
+        self.stop_requested = False
+        if checkpoint is not None:
+            self._restore(checkpoint)
+
+    # ---- state -----------------------------------------------------------------------
+    def _restore(self, path: Path) -> None:
+        params, velocity, meta = load_checkpoint(path, what="--resume")
+        self.model.load_state(params, source=f"--resume {path}")
+        self.optim.velocity = velocity
+        self.epoch, self.batch = meta["epoch"], meta["batch"]
+        self.epoch_rng_state = meta["epoch_rng"]
+        self.rng.bit_generator.state = meta["epoch_rng"]
+        self.partial, self.history, self.best = meta["partial"], meta["history"], meta["best"]
+
+    def _save(self, path: Path) -> None:
+        meta = {"epoch": self.epoch, "batch": self.batch, "epoch_rng": self.epoch_rng_state,
+                "partial": self.partial, "history": self.history, "best": self.best,
+                "model": self.spec.name}
+        save_checkpoint(path, self.model.named_params(), self.optim.velocity, meta)
+
+    def _write_metrics(self) -> None:
+        lines = "".join(_json_line(m) for m in self.history)
+        atomic_write(self.run_dir / METRICS_FILE, lines)
+
+    def request_stop(self) -> None:
+        """Ask the loop to stop after the current batch (the CLI's Ctrl-C handler)."""
+        self.stop_requested = True
+
+    # ---- the loop --------------------------------------------------------------------
+    def batches_per_epoch(self) -> int:
+        return math.ceil(len(self.data.train.x) / self.settings["batch_size"])
+
+    def run(self) -> Iterator:
+        s, train = self.settings, self.data.train
+        n, nb = len(train.x), self.batches_per_epoch()
+        yield Started(self.run_dir, self.epoch, self.stop_epoch, nb, bool(self.history))
+        while self.epoch < self.stop_epoch:
+            lr = scheduled_lr(s["lr"], self.epoch, s["schedule"], s["epochs"], s["step_size"],
+                              s["gamma"], s["min_lr"])
+            if self.batch == 0:
+                self.epoch_rng_state = self.rng.bit_generator.state
+                self.partial = {"loss": 0.0, "correct": 0, "count": 0, "labels": 0,
+                                "norms": [0.0] * len(self.model.layers), "seconds": 0.0}
+            else:
+                self.rng.bit_generator.state = self.epoch_rng_state
+            order = self.rng.permutation(n) if s["shuffle"] else np.arange(n)
+            p = self.partial
+            while self.batch < nb:
+                started = time.perf_counter()
+                idx = order[self.batch * s["batch_size"]:(self.batch + 1) * s["batch_size"]]
+                self._step(train.x[idx], self.model.targets(train.y[idx]), lr)
+                self.batch += 1
+                p["seconds"] += time.perf_counter() - started
+                yield BatchDone(self.epoch + 1, self.batch, nb, p["loss"] / p["count"])
+                if self.stop_requested and self.batch < nb:
+                    self._save(self.run_dir / LAST)
+                    yield Interrupted(self.epoch + 1, self.batch, self.run_dir / LAST)
+                    return
+            metrics = self._end_epoch(lr)
+            yield EpochDone(metrics)
+            if self.stop_requested and self.epoch < self.stop_epoch:
+                yield Interrupted(self.epoch, 0, self.run_dir / LAST)
+                return
+        yield Finished(self.history, self.best)
+
+    def _step(self, x: np.ndarray, y: np.ndarray, lr: float) -> None:
+        model, p = self.model, self.partial
+        loss, scores = model.train_step(x, y)
+        norms = [math.sqrt(sum(float(np.vdot(g, g)) for g in layer.grads.values()))
+                 for layer in model.layers]
+        grads = model.named_grads()
+        if not math.isfinite(loss) or not math.isfinite(global_norm(grads)):
+            what = "loss" if not math.isfinite(loss) else "gradient"
+            raise RunFailed(
+                f"training diverged at epoch {self.epoch + 1}, batch {self.batch + 1}: the "
+                f"{what} is {loss if what == 'loss' else 'not finite'}; lower train.lr (now "
+                f"{lr:g}) or set train.clip; the last good checkpoint is "
+                f"{self.run_dir / LAST}")
+        if self.settings["clip"] is not None:
+            clip_by_global_norm(grads, self.settings["clip"])
+        self.optim.step(model.named_params(), grads, lr)
+        p["loss"] += loss * _per_sample_weight(model, len(x))
+        p["count"] += len(x)
+        p["norms"] = [a + b for a, b in zip(p["norms"], norms, strict=True)]
+        if model.loss_name == "cross_entropy":
+            # Scored before this step's update, as the running loss is.
+            p["correct"] += int((scores.argmax(axis=-1) == y).sum())
+            p["labels"] += y.size
+
+    def _end_epoch(self, lr: float) -> dict:
+        p, nb = self.partial, self.batches_per_epoch()
+        self.epoch, self.batch = self.epoch + 1, 0
+        metrics = {"epoch": self.epoch, "train_loss": p["loss"] / p["count"]}
+        if p["labels"]:
+            metrics["train_accuracy"] = p["correct"] / p["labels"]
+        val = evaluate(self.model, self.data.val)
+        metrics["val_loss"] = val["loss"]
+        if "accuracy" in val:
+            metrics["val_accuracy"] = val["accuracy"]
+        metrics["lr"] = lr
+        metrics["seconds"] = round(p["seconds"], 4)
+        metrics["grad_norms"] = {f"{i}.{layer.kind}": p["norms"][i] / nb
+                                 for i, layer in enumerate(self.model.layers) if layer.params}
+        self.history.append(metrics)
+        score = metrics["val_loss"] if metrics["val_loss"] is not None else metrics["train_loss"]
+        improved = self.best is None or score < self.best["score"]
+        if improved:
+            self.best = {"epoch": self.epoch, "score": score}
+        self._save(self.run_dir / LAST)
+        if improved:
+            self._save(self.run_dir / BEST)
+        self._write_metrics()
+        return metrics
+
+
+def _json_line(obj: dict) -> str:
+    return json.dumps(obj) + "\n"
+
+
+# ---- starting and resuming runs ---------------------------------------------------------
+def new_run(config: Path, out: Path | None, stop_epoch: int | None = None,
+            runs_root: Path = Path("runs")) -> Trainer:
+    """Validate everything, then create the run folder and write the resolved config."""
+    spec = load_spec(config)
+    settings = train_settings(spec)
+    if out is not None and out.exists() and any(out.iterdir()):
+        raise InputError(f"--out: '{out}' already exists and is not empty; nncli never "
+                         f"overwrites a run (use --resume {out} to continue it, or another "
+                         f"--out)")
+    run_dir = out or _fresh_dir(runs_root, spec.name)
+    resolved = copy.deepcopy(spec.raw)
+    resolved["train"] = settings
+    data = resolved.get("data")
+    if isinstance(data, dict) and "path" in data:
+        data["path"] = str((spec.base_dir / data["path"]).resolve())
+    trainer = Trainer(spec, run_dir, stop_epoch)     # loads and checks data: may raise
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(run_dir / CONFIG_FILE, yaml.safe_dump(resolved, sort_keys=False))
+    trainer.spec = load_spec(run_dir / CONFIG_FILE)
+    return trainer
+
+
+def resume_run(run_dir: Path, stop_epoch: int | None = None) -> Trainer:
+    run_dir = Path(run_dir)
+    if not (run_dir / CONFIG_FILE).is_file() or not (run_dir / LAST).is_file():
+        raise InputError(f"--resume: '{run_dir}' is not an nncli run folder (it needs "
+                         f"{CONFIG_FILE} and {LAST}); pass the folder 'nncli train' printed")
+    return Trainer(load_spec(run_dir / CONFIG_FILE), run_dir, stop_epoch, run_dir / LAST)
+
+
+def _fresh_dir(root: Path, name: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    candidate, k = root / f"{name}-{stamp}", 1
+    while candidate.exists():
+        k += 1
+        candidate = root / f"{name}-{stamp}-{k}"
+    return candidate
+
