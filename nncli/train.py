@@ -249,6 +249,7 @@ class Trainer:
     def _end_epoch(self, lr: float) -> dict:
         p, nb = self.partial, self.batches_per_epoch()
         self.epoch, self.batch = self.epoch + 1, 0
+        self.epoch_rng_state = self.rng.bit_generator.state   # where the next epoch starts
         metrics = {"epoch": self.epoch, "train_loss": p["loss"] / p["count"]}
         if p["labels"]:
             metrics["train_accuracy"] = p["correct"] / p["labels"]
