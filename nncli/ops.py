@@ -101,8 +101,9 @@ def pool2d_backward(dy: np.ndarray, x_shape: tuple[int, ...], size: int, stride:
 
 def softmax(z: np.ndarray, axis: int = -1, temperature: float = 1.0) -> np.ndarray:
     """P_j = exp(z_j / T) / sum_i exp(z_i / T), computed stably (max subtracted first)."""
-    z = np.asarray(z) / temperature
-    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    z = np.asarray(z, dtype=np.float64)
+    # Shift before dividing: z / T itself can overflow (z = 1e308, T = 0.5 gave nan).
+    e = np.exp((z - z.max(axis=axis, keepdims=True)) / temperature)
     return e / e.sum(axis=axis, keepdims=True)
 
 
