@@ -37,9 +37,11 @@ class _Group(TyperGroup):
 
 def _error_line(message: str) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
+    # escape: messages quote user input, which may contain "[b]"-like markup.
     Console(stderr=True, highlight=False, soft_wrap=True).print(
-        f"[bold red]error:[/] {message}", markup=True)
+        f"[bold red]error:[/] {escape(message)}", markup=True)
 
 
 app = typer.Typer(

@@ -105,9 +105,8 @@ def conv_compute(x: np.ndarray, w: np.ndarray, stride: int, padding: int
     hp, wp = h + 2 * padding, wd + 2 * padding
     if kh > hp or kw > wp:
         need = max(math.ceil((kh - h) / 2), math.ceil((kw - wd) / 2))
-        padded = f"padded {hp}x{wp}" if padding else f"{h}x{wd}"
-        raise InputError(f"KERNEL: {kh}x{kw} kernel is larger than the {padded} input; use a "
-                         f"smaller kernel or --padding {need}")
+        raise InputError(f"KERNEL: {kh}x{kw} kernel is larger than the padded {hp}x{wp} "
+                         f"input; use a smaller kernel or --padding {need}")
     ho, wo = ops.out_size(h, kh, stride, padding), ops.out_size(wd, kw, stride, padding)
     work = 8 * (c * hp * wp + c * ho * wo * kh * kw + 2 * f * ho * wo)
     io.check_budget(work, "INPUT", f"convolving the {io.shape_str(x.shape)} input (padded "
@@ -242,7 +241,8 @@ def _render_conv(x, w, y, stride: int, padding: int, info: dict | None) -> None:
         shown_x = ops.pad2d(x.reshape(1, -1, h, wd), padding).reshape(
             *x.shape[:-2], h + 2 * padding, wd + 2 * padding)
         title += (f", zero-padded by {padding} -> {render.shape_str(shown_x.shape[-2:])}; "
-                  f"rows {_pad_span(h, padding)} and cols {_pad_span(wd, padding)} are padding")
+                  + (f"rows and cols {_pad_span(h, padding)} are padding" if h == wd else
+                     f"rows {_pad_span(h, padding)}, cols {_pad_span(wd, padding)} are padding"))
     out.print(render.heatmap(shown_x, title, highlight=highlight, axis_names=("channel",),
                              origin=(-padding, -padding)))
     out.print()
