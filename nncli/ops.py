@@ -103,7 +103,8 @@ def softmax(z: np.ndarray, axis: int = -1, temperature: float = 1.0) -> np.ndarr
     """P_j = exp(z_j / T) / sum_i exp(z_i / T), computed stably (max subtracted first)."""
     z = np.asarray(z, dtype=np.float64)
     # Shift before dividing: z / T itself can overflow (z = 1e308, T = 0.5 gave nan).
-    e = np.exp((z - z.max(axis=axis, keepdims=True)) / temperature)
+    with np.errstate(over="ignore"):                   # -huge / small T -> -inf -> exp 0
+        e = np.exp((z - z.max(axis=axis, keepdims=True)) / temperature)
     return e / e.sum(axis=axis, keepdims=True)
 
 
