@@ -67,7 +67,10 @@ def _root(
 
 def _register_commands() -> None:
     # Each module adds its commands to `app`; they import numpy/rich lazily inside.
-    from nncli.commands import matrix  # noqa: F401
+    from nncli.commands import (
+        matrix,  # noqa: F401
+        model,  # noqa: F401
+    )
 
 
 _register_commands()

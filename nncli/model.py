@@ -122,6 +122,8 @@ class Model:
     def batch(self, x: np.ndarray, what: str = "input") -> np.ndarray:
         """Add the batch axis to a single sample; check the per-sample shape."""
         x = np.asarray(x, dtype=np.float64)
+        if x.shape == self.input_shape[1:] and self.input_shape[0] == 1:
+            x = x[None]                                   # (H, W) for a 1-channel image
         if x.shape == self.input_shape:
             x = x[None]
         if x.shape[1:] != self.input_shape:

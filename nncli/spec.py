@@ -100,6 +100,10 @@ class Spec:
     def error(self, path: tuple, message: str) -> InputError:
         return InputError(f"{self.where(path)}: {message}")
 
+    def shape_error(self, err: ShapeError) -> InputError:
+        """'model.yaml:9 layers[3] (dense) expects a flat input but gets (8, 4, 4); ...'"""
+        return InputError(f"{self.where(('layers', err.index))} ({err.kind}) {err.detail}")
+
     @property
     def base_dir(self) -> Path:
         """Paths inside a spec are relative to the spec's own folder."""
@@ -111,8 +115,7 @@ class Spec:
             model = Model(self.layers, self.input_shape, self.loss, self.reduction, self.name,
                           self.seed)
         except ShapeError as err:
-            raise InputError(f"{self.where(('layers', err.index))} ({err.kind}) "
-                             f"{err.detail}") from None
+            raise self.shape_error(err) from None
         model.init_params(rng if rng is not None else np.random.default_rng(self.seed))
         for index, params in self.fixed.items():
             layer = model.layers[index]
