@@ -42,8 +42,9 @@ def check_targets(loss: str, output_shape: tuple[int, ...], target: np.ndarray,
     target = np.asarray(target)
     if loss == "cross_entropy":
         want = output_shape[:-1]
-        if target.shape == want:                         # one sample
-            target = target[None]
+        per_sample = int(np.prod(want))
+        if target.size and target.size % per_sample == 0:
+            target = target.reshape(-1, *want)             # "3" or "1 0 2": one label per row
         if target.shape[1:] != want:
             raise InputError(f"{what}: expected integer class labels of shape (N, "
                              f"{', '.join(map(str, want))}) but got {target.shape}".replace(
