@@ -81,8 +81,27 @@ class Model:
         return {f"{i}.{k}": v for i, layer in enumerate(self.layers)
                 for k, v in layer.grads.items()}
 
-    def num_params(self) -> int:
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every parameter's shape, known before any array is allocated."""
+        ins = [self.input_shape, *self.shapes[:-1]]
+        return {f"{i}.{k}": s for i, (layer, shape) in enumerate(zip(self.layers, ins,
+                                                                      strict=True))
+                for k, s in layer.param_shapes(shape).items()}
+
+    def num_params(self, planned: bool = False) -> int:
+        """Parameter count: of the arrays that exist, or (planned) of those to be created."""
+        if planned:
+            return sum(int(np.prod(s)) for s in self.param_shapes().values())
         return sum(v.size for v in self.named_params().values())
+
+    def param_bytes(self) -> int:
+        """float64 bytes for parameters, gradients and momentum: 3 copies of each."""
+        return 3 * 8 * self.num_params(planned=True)
+
+    def activation_bytes(self, batch: int) -> int:
+        """float64 bytes one forward+backward keeps for a batch: outputs, their gradients
+        and the layers' caches, estimated as 3 copies of every layer's output."""
+        return 3 * 8 * batch * sum(int(np.prod(s)) for s in self.shapes)
 
     def zero_grad(self) -> None:
         for layer in self.layers:

@@ -32,6 +32,7 @@ import yaml
 
 from nncli import layers as L
 from nncli.errors import InputError
+from nncli.io import check_budget
 from nncli.model import Model, ShapeError
 
 REQUIRED = object()
@@ -116,6 +117,9 @@ class Spec:
                           self.seed)
         except ShapeError as err:
             raise self.shape_error(err) from None
+        check_budget(model.param_bytes(), self.where(("layers",)),
+                     f"a model of {model.num_params(planned=True):,} parameters",
+                     "use fewer units or filters")
         model.init_params(rng if rng is not None else np.random.default_rng(self.seed))
         for index, params in self.fixed.items():
             layer = model.layers[index]

@@ -23,7 +23,7 @@ import yaml
 from nncli.checkpoint import load_checkpoint, save_checkpoint
 from nncli.data import Dataset, Split, load_dataset
 from nncli.errors import InputError, RunFailed
-from nncli.io import atomic_write
+from nncli.io import atomic_write, check_budget
 from nncli.model import Model
 from nncli.optim import SGD, clip_by_global_norm, global_norm, scheduled_lr
 from nncli.spec import Spec, check_options, load_spec
@@ -148,6 +148,9 @@ class Trainer:
             raise InputError(f"--epochs: expected an integer >= 1, got {stop_epoch}")
         self.stop_epoch = stop_epoch or self.settings["epochs"]
         self.model = spec.build()
+        check_budget(self.model.activation_bytes(self.settings["batch_size"]),
+                     spec.where(("train", "batch_size")),
+                     f"a batch of {self.settings['batch_size']}", "use a smaller batch_size")
         self.data = load_data(spec, self.model)
         s = self.settings
         self.optim = SGD(s["lr"], s["momentum"], s["nesterov"], s["weight_decay"])

@@ -84,8 +84,6 @@ def summary_cmd(config: Path = CONFIG, as_json: bool = JSON) -> None:
     """
     import math
 
-    import numpy as np
-
     from nncli.io import write_json
     from nncli.model import ShapeError, iter_shapes
     from nncli.spec import load_spec
@@ -97,15 +95,13 @@ def summary_cmd(config: Path = CONFIG, as_json: bool = JSON) -> None:
     except ShapeError as err:
         failure = spec.shape_error(err)
     if failure is None:
-        spec.build()                      # seeded params; fixed params' shapes checked
-    else:                                 # params of the layers before the bad one
-        rng = np.random.default_rng(spec.seed)
-        for layer, shape_in in zip(spec.layers, [spec.input_shape, *shapes], strict=False):
-            layer.init_params(shape_in, rng)
+        spec.build()                      # checks fixed params' shapes and the memory budget
     rows = [{"index": i, "type": layer.kind, "options": layer.describe(),
-             "output_shape": list(shape), "params": sum(v.size for v in layer.params.values()),
-             "trainable": bool(layer.params)}
-            for i, (layer, shape) in enumerate(zip(spec.layers, shapes, strict=False))]
+             "output_shape": list(shape),
+             "params": sum(math.prod(s) for s in layer.param_shapes(shape_in).values()),
+             "trainable": bool(layer.param_shapes(shape_in))}
+            for i, (layer, shape, shape_in) in enumerate(
+                zip(spec.layers, shapes, [spec.input_shape, *shapes], strict=False))]
     total = sum(r["params"] for r in rows)
     act_bytes = sum(math.prod(r["output_shape"]) for r in rows) * 8
     if as_json and failure is None:

@@ -35,8 +35,26 @@ class Layer:
         """Key options for the summary table, e.g. '8 filters 3x3, stride 1, pad 1'."""
         return ""
 
+    def param_shapes(self, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+        """The parameters this layer has for a per-sample input shape, in creation order."""
+        return {}
+
+    @property
+    def init_activation(self) -> str:
+        """The activation that follows the weights, which picks He or Glorot."""
+        act = getattr(self, "act", None)
+        return act.name if act is not None else "tanh"
+
     def init_params(self, input_shape: tuple[int, ...], rng: np.random.Generator) -> None:
-        """Create parameters for this input shape (seeded). Layers without params: no-op."""
+        """Seeded parameters: weights by `init_weight`, with PyTorch's fans (a weight of
+        shape (out, in, *k) has fan_in = in * prod(k), fan_out = out * prod(k)); biases 0."""
+        for name, shape in self.param_shapes(input_shape).items():
+            if len(shape) == 1:
+                self.params[name] = np.zeros(shape)
+                continue
+            receptive = int(np.prod(shape[2:]))
+            self.params[name] = init_weight(rng, shape, shape[1] * receptive,
+                                            shape[0] * receptive, self.init_activation)
 
     def zero_grad(self) -> None:
         for name, value in self.params.items():

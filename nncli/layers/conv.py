@@ -7,7 +7,7 @@ import numpy as np
 from nncli import ops
 from nncli.errors import InputError
 from nncli.layers.activations import Activation
-from nncli.layers.base import Layer, expect_rank, init_weight
+from nncli.layers.base import Layer, expect_rank
 
 
 class Conv(Layer):
@@ -38,13 +38,9 @@ class Conv(Layer):
                 f"or more padding")
         return (self.filters, ho, wo)
 
-    def init_params(self, input_shape, rng):
-        c, k = input_shape[0], self.kernel
-        shape = (self.filters, c, k, k)
-        self.params["weight"] = init_weight(rng, shape, c * k * k, self.filters * k * k,
-                                            self.act.name)
-        if self.use_bias:
-            self.params["bias"] = np.zeros(self.filters)
+    def param_shapes(self, input_shape):
+        shapes = {"weight": (self.filters, input_shape[0], self.kernel, self.kernel)}
+        return shapes | ({"bias": (self.filters,)} if self.use_bias else {})
 
     def forward(self, x):
         self._x = x

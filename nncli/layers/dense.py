@@ -6,7 +6,7 @@ import numpy as np
 
 from nncli.errors import InputError
 from nncli.layers.activations import Activation
-from nncli.layers.base import Layer, init_weight
+from nncli.layers.base import Layer
 
 
 class Dense(Layer):
@@ -29,12 +29,9 @@ class Dense(Layer):
                              f"{tuple(input_shape)}; add a flatten layer before it")
         return (*input_shape[:-1], self.units)
 
-    def init_params(self, input_shape, rng):
-        fan_in = input_shape[-1]
-        self.params["weight"] = init_weight(rng, (self.units, fan_in), fan_in, self.units,
-                                            self.act.name)
-        if self.use_bias:
-            self.params["bias"] = np.zeros(self.units)
+    def param_shapes(self, input_shape):
+        shapes = {"weight": (self.units, input_shape[-1])}
+        return shapes | ({"bias": (self.units,)} if self.use_bias else {})
 
     def forward(self, x):
         self._x = x

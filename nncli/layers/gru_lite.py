@@ -26,17 +26,16 @@ class GruLite(Recurrent):
         super().__init__(hidden, bias, return_sequences)
         self.fixed_gate = gate
 
-    def init_params(self, input_shape, rng):
+    def param_shapes(self, input_shape):
         h, i = self.hidden, input_shape[-1]
-        self.params["weight_ih_l0"] = self._glorot(rng, h, i)
-        self.params["weight_hh_l0"] = self._glorot(rng, h, h)
+        shapes = {"weight_ih_l0": (h, i), "weight_hh_l0": (h, h)}
         if self.use_bias:
-            self.params["bias_l0"] = np.zeros(h)
+            shapes["bias_l0"] = (h,)
         if self.fixed_gate is None:
-            self.params["weight_ig_l0"] = self._glorot(rng, h, i)
-            self.params["weight_hg_l0"] = self._glorot(rng, h, h)
+            shapes |= {"weight_ig_l0": (h, i), "weight_hg_l0": (h, h)}
             if self.use_bias:
-                self.params["bias_g_l0"] = np.zeros(h)
+                shapes["bias_g_l0"] = (h,)
+        return shapes
 
     def _input_terms(self, x, w_name, b_name):
         a = x @ self.params[w_name].T

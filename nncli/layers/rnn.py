@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nncli.layers.base import Layer, expect_rank, glorot_uniform
+from nncli.layers.base import Layer, expect_rank
 
 
 class Recurrent(Layer):
@@ -32,9 +32,6 @@ class Recurrent(Layer):
                     "give the input shape as [steps, features]")
         steps = input_shape[0]
         return (steps, self.hidden) if self.return_sequences else (self.hidden,)
-
-    def _glorot(self, rng, rows: int, cols: int) -> np.ndarray:
-        return glorot_uniform(rng, (rows, cols), cols, rows)
 
     def _output(self, states: np.ndarray) -> np.ndarray:
         return states if self.return_sequences else states[:, -1]
@@ -74,13 +71,10 @@ class RNN(Recurrent):
 
     kind = "rnn"
 
-    def init_params(self, input_shape, rng):
+    def param_shapes(self, input_shape):
         h, i = self.hidden, input_shape[-1]
-        self.params["weight_ih_l0"] = self._glorot(rng, h, i)
-        self.params["weight_hh_l0"] = self._glorot(rng, h, h)
-        if self.use_bias:
-            self.params["bias_ih_l0"] = np.zeros(h)
-            self.params["bias_hh_l0"] = np.zeros(h)
+        shapes = {"weight_ih_l0": (h, i), "weight_hh_l0": (h, h)}
+        return shapes | ({"bias_ih_l0": (h,), "bias_hh_l0": (h,)} if self.use_bias else {})
 
     def forward(self, x):
         p = self.params
