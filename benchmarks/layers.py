@@ -1,0 +1,222 @@
+"""Forward + backward time of nncli's layers, and of the same work in PyTorch if installed.
+
+    python benchmarks/layers.py                 # table: median ms per forward+backward
+    python benchmarks/layers.py --json          # the same as JSON on stdout
+    python benchmarks/layers.py --case conv --dtype float32 --repeats 50
+
+Each case is timed as the median of --repeats runs after --warmup runs, nncli and torch
+interleaved run by run (other work on the machine then slows both alike; the header shows
+the load average, and --json also gives each side's fastest run). nncli's layers are
+used directly (layer.forward, layer.backward; parameters cast to the dtype). If `torch`
+imports, the same work runs on torch's CPU modules in the same process (Conv2d, MaxPool2d,
+nn.RNN, and nn.GRU standing in for gru-lite, which does a little more work per step), with
+the input gradient requested too, and the table shows the ratio nncli / torch.
+torch is optional and never a dependency of nncli. Speed is measured here, never asserted
+in tests.
+
+Targets (float32 median ratio nncli / torch): conv <= 2.0, max pool <= 2.0,
+rnn and gru-lite <= 0.5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from nncli import layers as L  # noqa: E402
+
+try:  # optional: the reference timings
+    import torch
+except ImportError:  # pragma: no cover - depends on the machine
+    torch = None
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    kind: str                      # conv | pool | rnn | gru-lite
+    x_shape: tuple[int, ...]
+    options: dict
+    target: float                  # float32 ratio nncli/torch to reach (at most)
+
+
+CASES = [
+    Case("conv 1->8 28x28 k3", "conv", (64, 1, 28, 28),
+         {"filters": 8, "kernel": 3, "padding": 1}, 2.0),
+    Case("conv 8->16 14x14 k3", "conv", (64, 8, 14, 14),
+         {"filters": 16, "kernel": 3, "padding": 1}, 2.0),
+    Case("conv 3->16 32x32 k5", "conv", (32, 3, 32, 32),
+         {"filters": 16, "kernel": 5, "padding": 2}, 2.0),
+    Case("max pool 16ch 28x28 2x2", "pool", (64, 16, 28, 28), {"size": 2}, 2.0),
+    Case("rnn T50 I8 H32", "rnn", (32, 50, 8), {"hidden": 32}, 0.5),
+    Case("gru-lite T50 I8 H32", "gru-lite", (32, 50, 8), {"hidden": 32}, 0.5),
+]
+
+
+@dataclass
+class Row:
+    case: str
+    dtype: str
+    nncli_ms: float                # median
+    torch_ms: float | None
+    ratio: float | None            # of the medians
+    target: float
+    met: bool | None               # float32 rows only
+    nncli_min_ms: float
+    torch_min_ms: float | None
+
+
+def time_ms(fns, warmup: int, repeats: int) -> list[list[float]]:
+    """Milliseconds per call of each fn, interleaved (a, b, a, b, ...) so that a burst of load
+    from elsewhere on the machine hits both sides of a ratio alike."""
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, out in zip(fns, times, strict=True):
+            start = time.perf_counter()
+            fn()
+            out.append(1e3 * (time.perf_counter() - start))
+    return times
+
+
+def nncli_layer(case: Case) -> L.Layer:
+    o = case.options
+    if case.kind == "conv":
+        return L.Conv(o["filters"], o["kernel"], padding=o["padding"])
+    if case.kind == "pool":
+        return L.Pool("max", o["size"])
+    if case.kind == "rnn":
+        return L.RNN(o["hidden"])
+    return L.GruLite(o["hidden"])
+
+
+def nncli_work(case: Case, dtype, rng: np.random.Generator):
+    layer = nncli_layer(case)
+    layer.init_params(case.x_shape[1:], rng)
+    for k, v in layer.params.items():
+        layer.params[k] = v.astype(dtype)
+    layer.zero_grad()
+    x = rng.standard_normal(case.x_shape).astype(dtype)
+    y = layer.forward(x)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    dx = layer.backward(dy)
+    for what, arr in (("output", y), ("input gradient", dx), *layer.grads.items()):
+        if arr.dtype != dtype:
+            print(f"warning: {case.name} {np.dtype(dtype).name}: {what} came out as "
+                  f"{arr.dtype}", file=sys.stderr)
+
+    def step():
+        layer.forward(x)
+        layer.backward(dy)
+    return step
+
+
+def torch_work(case: Case, dtype, rng: np.random.Generator):
+    tdtype = {np.float32: torch.float32, np.float64: torch.float64}[dtype]
+    o = case.options
+    if case.kind == "conv":
+        module = torch.nn.Conv2d(case.x_shape[1], o["filters"], o["kernel"],
+                                 padding=o["padding"])
+    elif case.kind == "pool":
+        module = torch.nn.MaxPool2d(o["size"])
+    elif case.kind == "rnn":
+        module = torch.nn.RNN(case.x_shape[2], o["hidden"], batch_first=True)
+    else:
+        module = torch.nn.GRU(case.x_shape[2], o["hidden"], batch_first=True)
+    module = module.to(tdtype)
+    x = torch.tensor(rng.standard_normal(case.x_shape), dtype=tdtype, requires_grad=True)
+
+    def forward():
+        out = module(x)
+        return out[0] if isinstance(out, tuple) else out
+    dy = torch.tensor(rng.standard_normal(tuple(forward().shape)), dtype=tdtype)
+
+    def step():
+        forward().backward(dy)
+    return step
+
+
+def run(cases, dtypes, warmup: int, repeats: int, use_torch: bool) -> list[Row]:
+    rows = []
+    for case in cases:
+        for dtype in dtypes:
+            fns = [nncli_work(case, dtype, np.random.default_rng(0))]
+            if use_torch:
+                fns.append(torch_work(case, dtype, np.random.default_rng(0)))
+            times = time_ms(fns, warmup, repeats)
+            ours = statistics.median(times[0])
+            theirs = statistics.median(times[1]) if use_torch else None
+            ratio = ours / theirs if theirs else None
+            met = ratio <= case.target if ratio is not None and dtype is np.float32 else None
+            rows.append(Row(case.name, np.dtype(dtype).name, ours, theirs, ratio, case.target,
+                            met, min(times[0]), min(times[1]) if use_torch else None))
+    return rows
+
+
+def environment() -> dict:
+    env = {"python": platform.python_version(), "numpy": np.__version__,
+           "cpus": os.cpu_count(), "load_avg_1min": round(os.getloadavg()[0], 2),
+           "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+           "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS")}
+    if torch is not None:
+        env |= {"torch": torch.__version__, "torch_threads": torch.get_num_threads()}
+    return env
+
+
+def table(rows: list[Row], env: dict) -> str:
+    head = ", ".join(f"{k} {v}" for k, v in env.items() if v is not None)
+    lines = [f"# {head}", "# median ms per forward+backward; target: float32 nncli/torch ratio",
+             f"{'case':<26}{'dtype':<9}{'nncli ms':>10}{'torch ms':>10}{'ratio':>8}"
+             f"{'target':>8}  met"]
+    for r in rows:
+        torch_ms = f"{r.torch_ms:10.3f}" if r.torch_ms is not None else f"{'-':>10}"
+        ratio = f"{r.ratio:8.2f}" if r.ratio is not None else f"{'-':>8}"
+        met = {True: "yes", False: "NO", None: ""}[r.met]
+        target = f"<={r.target:g}" if r.dtype == "float32" else ""
+        lines.append(f"{r.case:<26}{r.dtype:<9}{r.nncli_ms:10.3f}{torch_ms}{ratio}"
+                     f"{target:>8}  {met}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--case", action="append", default=[],
+                        help="only cases whose name contains this (repeatable)")
+    parser.add_argument("--dtype", choices=["float32", "float64"], action="append",
+                        help="default: both")
+    parser.add_argument("--no-torch", action="store_true", help="skip torch even if present")
+    args = parser.parse_args(argv)
+    cases = [c for c in CASES if not args.case or any(s in c.name for s in args.case)]
+    dtypes = [{"float32": np.float32, "float64": np.float64}[d]
+              for d in (args.dtype or ["float32", "float64"])]
+    use_torch = torch is not None and not args.no_torch
+    if use_torch:
+        torch.set_num_threads(os.cpu_count() or 1)
+    rows = run(cases, dtypes, args.warmup, args.repeats, use_torch)
+    env = environment()
+    if args.json:
+        print(json.dumps({"environment": env, "results": [asdict(r) for r in rows]},
+                         indent=1))
+    else:
+        print(table(rows, env))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
