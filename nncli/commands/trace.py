@@ -1,0 +1,657 @@
+"""`nncli grad-trace`: watch the gradient flow back through time in rnn and gru-lite layers.
+
+Thin: parse options, build the model(s) and the sequence, call `nncli.trace.trace` for each
+run, then render with rich (or print JSON). numpy and rich are imported inside functions.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from nncli.cli import app
+from nncli.errors import InputError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from nncli.model import Model
+    from nncli.trace import Trace
+
+ROWS_SHOWN = 24            # per-step table rows unless --all-steps
+SPARK = "▁▂▃▄▅▆▇█"
+SPARK_WIDTH = 60
+HEATMAP_SHOWN = 14
+STEP_COLUMNS_UP_TO = 12    # per-parameter table: one column per step up to this T
+ENGINE_GRADS_UP_TO = 64    # show every model gradient when the model is this small
+VERDICT_STYLE = {"vanishing": "bold blue", "exploding": "bold red", "stable": "bold green",
+                 "n/a": "dim"}
+
+
+# --------------------------------------------------------------------------- options
+
+def _floats(option: str, text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.replace(" ", ",").split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"{option}: expected numbers separated by commas like 0.5,1,2, got "
+                         f"'{text}'") from None
+    if not values or any(not (v >= 0 and math.isfinite(v)) for v in values):
+        raise InputError(f"{option}: expected numbers >= 0 separated by commas like 0.5,1,2, "
+                         f"got '{text}'")
+    return values
+
+
+def _cells(text: str) -> list[str]:
+    from nncli.trace import CELLS
+
+    cells = [c.strip() for c in text.split(",") if c.strip()]
+    for c in cells:
+        if c not in CELLS:
+            raise InputError(f"--compare: unknown cell '{c}'; expected a comma list of "
+                             f"rnn, gru-lite (like rnn,gru-lite)")
+    if not cells:
+        raise InputError("--compare: expected a comma list of cells like rnn,gru-lite")
+    return cells
+
+
+def _read_sequence(source: str, name: str, width: int | None) -> np.ndarray:
+    """A sequence (T, F) or batch (N, T, F); a 1-D list is one step per value (F = 1)."""
+    from nncli import io
+
+    arr = io.read_array(source, name, ndims=(1, 2, 3)).astype(float)
+    if arr.ndim == 1 and width in (None, 1):
+        arr = arr[:, None]
+    return arr
+
+
+def _shape_hint(model: Model, x: np.ndarray) -> None:
+    want = model.input_shape
+    if x.shape[-len(want):] != want and x.ndim == 2 and x.T.shape == want:
+        raise InputError(f"--input: expected one step per row, shape {want} (T steps x "
+                         f"{want[-1]} features), got {x.shape}; write the steps as rows, "
+                         f"like \"1; 2\"")
+
+
+# --------------------------------------------------------------------------- runs
+
+def _spec_runs(config: str, opts: dict) -> list[Trace]:
+    from nncli import trace as core
+    from nncli.spec import load_spec
+
+    for flag in ("cell", "hidden", "input_size", "compare"):
+        if opts[flag] is not None:
+            name = "--" + flag.replace("_", "-")
+            raise InputError(f"{name}: only for the built-in model; CONFIG defines the "
+                             f"model (drop {name} or CONFIG)")
+    spec = load_spec(config)
+    if opts["steps"] is not None:
+        core.check_int("--steps", opts["steps"], 1)
+        if len(spec.input_shape) != 2:
+            raise InputError(f"--steps: the spec's input {list(spec.input_shape)} is not a "
+                             f"sequence [T, F]")
+        spec.input_shape = (opts["steps"], spec.input_shape[1])
+    model = spec.build()
+    if opts["weights"]:
+        from nncli.checkpoint import load_weights
+
+        model.load_state(load_weights(opts["weights"]), source="--weights")
+    idx = core.recurrent_index(model, opts["layer"], spec.where(("layers",)))
+    rec = model.layers[idx]
+    if opts["gate"] is not None:
+        core.fix_gate(rec, opts["gate"])
+    x, target, what = _data(model, opts, spec)
+    base = {k: v.copy() for k, v in rec.params.items()}
+    runs = []
+    for scale in opts["scales"] or [None]:
+        rec.params.update({k: v.copy() for k, v in base.items()})
+        if scale is not None:
+            core.rescale(rec, scale)
+        label = spec.name + ("" if scale is None else f" λ1={scale:g}")
+        info = {"source": config, "scale": scale, "seed": opts["seed"], **what}
+        runs.append(core.trace(model, x, target, layer=idx, loss_at=opts["loss_at"],
+                               label=label, info=info, where=spec.where(("layers",))))
+    return runs
+
+
+def _builtin_runs(opts: dict) -> list[Trace]:
+    from nncli import trace as core
+
+    cells = _cells(opts["compare"]) if opts["compare"] else [opts["cell"] or "rnn"]
+    if opts["compare"] and opts["cell"]:
+        raise InputError("--cell: give either --cell or --compare, not both")
+    if opts["layer"] is not None:
+        raise InputError("--layer: only with CONFIG (the built-in model has one recurrent "
+                         "layer)")
+    steps, width, x = opts["steps"], opts["input_size"], None
+    if opts["input"] is not None:
+        x = _read_sequence(opts["input"], "--input", width)
+        steps = steps if steps is not None else x.shape[-2]
+        width = width if width is not None else x.shape[-1]
+    steps = 20 if steps is None else steps
+    hidden = 16 if opts["hidden"] is None else opts["hidden"]
+    width = 1 if width is None else width
+    runs, data = [], None
+    for cell in cells:
+        gate = opts["gate"] if cell == "gru-lite" or not opts["compare"] else None
+        for scale in opts["scales"] or [None]:
+            model = core.builtin_model(cell, steps, hidden, width, opts["seed"], gate)
+            if opts["weights"]:
+                from nncli.checkpoint import load_weights
+
+                model.load_state(load_weights(opts["weights"]), source="--weights")
+            if scale is not None:
+                core.rescale(model.layers[0], scale)
+            if data is None:
+                data = _data(model, {**opts, "input": None}, None, x)
+            label = cell + ("" if gate is None else f" g={gate:g}") + (
+                "" if scale is None else f" λ1={scale:g}")
+            info = {"source": "built-in", "scale": scale, "seed": opts["seed"], **data[2]}
+            runs.append(core.trace(model, data[0], data[1], loss_at=opts["loss_at"] or "last",
+                                   label=label, info=info))
+    return runs
+
+
+def _data(model: Model, opts: dict, spec, x: np.ndarray | None = None
+          ) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(x, target, description): --input/--target, else a data sample, else generated."""
+    from nncli import io
+    from nncli import trace as core
+
+    what: dict[str, Any] = {}
+    y = None
+    if opts["input"] is not None:
+        x = _read_sequence(opts["input"], "--input", model.input_shape[-1])
+    if x is not None:
+        _shape_hint(model, x)
+        what["input"] = "--input"
+    elif spec is not None and "data" in spec.raw and opts["target"] is None:
+        from nncli.data import load_dataset
+
+        ds = load_dataset(spec.raw["data"], spec.base_dir, spec.seed)
+        split = ds.test if len(ds.test) else ds.train
+        name = "test" if len(ds.test) else "train"
+        i = opts["sample"]
+        if not 0 <= i < len(split):
+            raise InputError(f"--sample: expected 0..{len(split) - 1} (the {name} split), "
+                             f"got {i}")
+        if split.x.shape[1:] != model.input_shape:
+            raise InputError(f"--steps: the data's sequences are {split.x.shape[1:]} but the "
+                             f"model now takes {model.input_shape}; drop --steps or give "
+                             f"--input")
+        x, y = split.x[i:i + 1], split.y[i:i + 1]
+        what["input"] = what["target"] = f"{ds.name} {name}[{i}]"
+    if opts["target"] is not None:
+        y = io.read_array(opts["target"], "--target", ndims=(1, 2, 3)).astype(float)
+        if model.loss_name == "cross_entropy":
+            y = y.astype(int) if (y == y.round()).all() else y
+        what["target"] = "--target"
+    batch = 1 if x is None else (x.shape[0] if x.ndim == 3 else 1)
+    gx, gy = core.generate(model, opts["seed"], batch, x_given=x is not None)
+    if x is None:
+        x, what["input"] = gx, f"generated, N(0, 1), seed {opts['seed']}"
+    if y is None:
+        y = gy
+        what["target"] = (f"generated (seed {opts['seed']}), "
+                          + ("random labels" if model.loss_name == "cross_entropy"
+                             else "N(0, 1)"))
+    return x, y, what
+
+
+# --------------------------------------------------------------------------- command
+
+@app.command("grad-trace")
+def grad_trace(
+    config: str | None = typer.Argument(None, metavar="[CONFIG]", help="A YAML spec with an "
+                                        "rnn or gru-lite layer. Without it: a built-in model "
+                                        "(see --cell)."),
+    cell: str | None = typer.Option(None, "--cell", help="Built-in model's cell: rnn "
+                                    "(default) or gru-lite."),
+    steps: int | None = typer.Option(None, "--steps", help="Sequence length T (built-in: "
+                                     "default 20; with CONFIG: overrides input [T, F])."),
+    hidden: int | None = typer.Option(None, "--hidden", help="Built-in: hidden size H "
+                                      "(default 16)."),
+    input_size: int | None = typer.Option(None, "--input-size", help="Built-in: features "
+                                          "per step (default 1)."),
+    scale: str | None = typer.Option(None, "--scale", help="Rescale the recurrent matrix U "
+                                     "so its largest singular value λ1 is this; a comma list "
+                                     "sweeps (0.5,1,2). The built-in U is orthogonal "
+                                     "(λ1 = 1)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the built-in weights and of the "
+                             "generated input and target."),
+    input_: str | None = typer.Option(None, "--input", help='The sequence: inline "1; 2" '
+                                      "(one step per row), a file, or -. (T, F) or a batch "
+                                      "(N, T, F). Default: generated N(0, 1), or sample "
+                                      "--sample of the spec's data: test split."),
+    target: str | None = typer.Option(None, "--target", help="Target for the loss, same "
+                                      "forms (default: generated). With --loss-at last the "
+                                      "last step's target alone is enough."),
+    sample: int = typer.Option(0, "--sample", help="Which test sequence of the spec's data: "
+                               "section to trace."),
+    loss_at: str | None = typer.Option(None, "--loss-at", help="last: the loss of the last "
+                                       "step only (built-in default); every: the loss at "
+                                       "every step (default for a spec whose output is per "
+                                       "step)."),
+    gate: float | None = typer.Option(None, "--gate", help="gru-lite: hold the gate at this "
+                                      "value in [0, 1]; --gate 1 is exactly the simple rnn."),
+    compare: str | None = typer.Option(None, "--compare", help="Built-in: trace several "
+                                       "cells on the same input, e.g. rnn,gru-lite."),
+    layer: int | None = typer.Option(None, "--layer", help="With CONFIG: index of the "
+                                     "recurrent layer (default: the first)."),
+    weights: str | None = typer.Option(None, "--weights", help="A .npz of '<layer>.<param>' "
+                                       "arrays (or a training checkpoint) to load first."),
+    all_steps: bool = typer.Option(False, "--all-steps", help="Show every step in the "
+                                   f"tables (default: at most {ROWS_SHOWN} rows)."),
+    as_json: bool = typer.Option(False, "--json", help="Print every figure as plain JSON (one "
+                                 "run: an object; several: {\"runs\": [...]})."),
+) -> None:
+    """Trace the gradient back through time in an rnn or gru-lite: why simple RNNs forget.
+
+    Per step t: ‖∂L/∂s_t‖ (log bars), the step factor ‖∂s_t/∂s_t-1‖, the Jacobian
+    product ‖∂s_T/∂s_t‖ beside its bound λ1^(T-t) (Pascanu, Mikolov & Bengio 2013), and a
+    verdict — vanishing, stable or exploding — from the fitted rate per step back
+    (< 0.95 vanishing, > 1.05 exploding). Per parameter: how much of its gradient each
+    step contributes (checked to sum to the engine's gradient). gru-lite: gate statistics.
+
+    [bold]Examples[/]
+
+      nncli grad-trace configs/seed_rnn.yaml --input "1; 2" --target "0.5; -0.25"
+
+      nncli grad-trace --cell rnn --steps 50 --hidden 32 --scale 0.5,1,2
+
+      nncli grad-trace --compare rnn,gru-lite --steps 100 --hidden 32
+
+      nncli grad-trace --cell gru-lite --gate 1 --json
+
+      nncli grad-trace configs/adding_rnn.yaml --weights runs/adding_rnn/weights.npz
+    """
+    opts = {"cell": cell, "steps": steps, "hidden": hidden, "input_size": input_size,
+            "seed": seed, "input": input_, "target": target, "sample": sample,
+            "loss_at": loss_at, "gate": gate, "compare": compare, "layer": layer,
+            "weights": weights}
+    from nncli import trace as core
+
+    core.check_int("--seed", seed, 0)
+    core.check_int("--sample", sample, 0)
+    core.check_gate(gate)
+    if loss_at is not None and loss_at not in core.LOSS_AT:
+        raise InputError(f"--loss-at: expected last or every, got '{loss_at}'")
+    if cell is not None and cell not in core.CELLS:
+        raise InputError(f"--cell: expected rnn or gru-lite, got '{cell}'")
+    opts["scales"] = _floats("--scale", scale) if scale is not None else None
+    runs = _spec_runs(config, opts) if config is not None else _builtin_runs(opts)
+    if as_json:
+        from nncli import io
+
+        io.write_json(runs[0].to_dict() if len(runs) == 1 else
+                      {"runs": [r.to_dict() for r in runs]})
+        return
+    _show(runs, all_steps)
+
+
+# --------------------------------------------------------------------------- rendering
+
+def _fmt(v: float | None, digits: int = 4) -> str:
+    from nncli.render import format_float
+
+    if v is None:
+        return "-"
+    return format_float(v, digits) if math.isfinite(v) else str(v)
+
+
+def _fmt_log10(v: float | None) -> str:
+    """A norm given as log10, exact even beyond float range: 1.2e-400."""
+    if v is None or v == -math.inf:
+        return "0"
+    if -300 < v < 300:
+        return _fmt(10.0 ** v)
+    exp = math.floor(v)
+    return f"{10 ** (v - exp):.3g}e{exp:+d}"
+
+
+def _precise(v: float | None) -> str:
+    """Worked-example precision: 10 decimals, as in the notes (3.8620563504)."""
+    if v is not None and math.isfinite(v) and (v == 0 or 1e-3 <= abs(v) < 1e6):
+        return f"{v:.10f}"
+    return _fmt(v, 11)
+
+
+def _titled(heading: str, table):
+    from rich.console import Group
+    from rich.text import Text
+
+    return Group(Text(heading, style="bold"), table)
+
+
+def _log10s(values: list[float]) -> list[float]:
+    return [math.log10(v) if v > 0 else -math.inf for v in values]
+
+
+def _spark(logs: list[float], width: int = SPARK_WIDTH) -> str:
+    """A log-scale sparkline, steps left to right; buckets average when T > width."""
+    n = len(logs)
+    if n > width:
+        edges = [round(i * n / width) for i in range(width + 1)]
+        logs = [_mean_finite(logs[a:b]) for a, b in zip(edges, edges[1:], strict=False)]
+    finite = [v for v in logs if math.isfinite(v)]
+    if not finite:
+        return " " * len(logs)
+    lo, hi = min(finite), max(finite)
+    span = hi - lo
+    return "".join(" " if not math.isfinite(v) else
+                   SPARK[round((v - lo) / span * (len(SPARK) - 1)) if span else -1]
+                   for v in logs)
+
+
+def _mean_finite(values: list[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return sum(finite) / len(finite) if finite else -math.inf
+
+
+def _rows(steps: int, all_steps: bool) -> list[int]:
+    """0-based steps to list: all, or ROWS_SHOWN evenly spaced ones including both ends."""
+    if all_steps or steps <= ROWS_SHOWN:
+        return list(range(steps))
+    return sorted({round(i * (steps - 1) / (ROWS_SHOWN - 1)) for i in range(ROWS_SHOWN)})
+
+
+def _rows_note(steps: int, all_steps: bool) -> str:
+    if all_steps or steps <= ROWS_SHOWN:
+        return ""
+    return f" — {ROWS_SHOWN} of {steps} steps, evenly spaced (--all-steps for every one)"
+
+
+def _log_bar(v: float, lo: float, hi: float, width: int = 16) -> str:
+    from nncli.render import bar
+
+    if not math.isfinite(v):
+        return " " * width
+    return bar(1.0 if hi <= lo else (v - lo) / (hi - lo), width)
+
+
+def _verdict_text(run: Trace):
+    from rich.text import Text
+
+    fit = run.fit
+    text = Text("verdict: ")
+    text.append(fit["verdict"].upper(), style=VERDICT_STYLE[fit["verdict"]])
+    if fit["rate"] is None:
+        text.append(" (one step: nothing to fit)")
+        return text
+    basis = ("‖∂L/∂s_t‖" if fit["basis"] == "grad_norm" else "‖∂s_T/∂s_t‖")
+    steps = run.model["steps"]
+    text.append(f" — {basis} changes by a factor r = {_fmt(fit['rate'])} per step back "
+                f"(least-squares fit over {steps} steps; r^{steps - 1} = "
+                f"{_fmt(fit['change'], 3)}); vanishing below {fit['thresholds'][0]}, "
+                f"exploding above {fit['thresholds'][1]}")
+    return text
+
+
+def _header(run: Trace) -> str:
+    from rich.markup import escape
+
+    m = {k: escape(v) if isinstance(v, str) else v for k, v in run.model.items()}
+    src = ("built-in model" if m["source"] == "built-in" else m["source"])
+    scale = "" if m.get("scale") is None else f", U rescaled to λ1 = {m['scale']:g}"
+    where = {"last": "the last step", "every": "every step"}.get(run.loss_at, "the output")
+    return (f"[bold]{escape(run.label)}[/]  {src}: layers[{m['layer']}] {m['cell']} "
+            f"({m['describe']}), input {m['steps']}x{m['input_size']}, batch {m['batch']}"
+            f"{scale}\ninput: {m['input']} · target: {m['target']} · loss at {where}: "
+            f"L = {_fmt(run.loss, 10)}")
+
+
+def _steps_table(run: Trace, all_steps: bool):
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
+    b = run.bound
+    logs = _log10s(run.grad_norm)
+    finite = [v for v in logs if math.isfinite(v)]
+    lo, hi = (min(finite), max(finite)) if finite else (0.0, 0.0)
+    heading = (f"gradient per step (t = 1..{run.model['steps']}; s_0 = 0)"
+               + _rows_note(len(run.t), all_steps)
+               + f"\nbound = β^(T-t), β = {_fmt(b['rate'])} (below)"
+               + ("; from y_t: the part arriving from the output at t"
+                  if run.loss_at != "last" else ""))
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    headers = ["t", "‖∂L/∂s_t‖", "(log)"]
+    if run.loss_at != "last":
+        headers.append("from y_t")
+    headers += ["‖∂s_t/∂s_t-1‖", "‖∂s_T/∂s_t‖", "bound"]
+    if run.gates:
+        headers.append("gate [min,max]")
+    for name in headers:
+        table.add_column(escape(name), justify="left" if name == "(log)" else "right",
+                         no_wrap=True, min_width=min(len(name), 13))
+    for i in _rows(len(run.t), all_steps):
+        row = [str(run.t[i]), _fmt(run.grad_norm[i]), _log_bar(logs[i], lo, hi, 10)]
+        if run.loss_at != "last":
+            row.append(_fmt(run.output_grad_norm[i]))
+        row += [_fmt(run.step_jacobian_norm[i]), _fmt_log10(run.jacobian_product_log10[i]),
+                _fmt_log10(b["log10"][i])]
+        if run.gates:
+            g = run.gates
+            row.append(f"{g['mean'][i]:.2f} [{g['min'][i]:.2f},{g['max'][i]:.2f}]")
+        table.add_row(*row)
+    return _titled(heading, table)
+
+
+def _bound_text(run: Trace) -> str:
+    b = run.bound
+    ok = "[green]holds at every step[/]" if b["holds"] else "[red]VIOLATED[/]"
+    return (f"λ1(U) = {_fmt(b['sigma_max'])} (largest singular value of weight_hh_l0); "
+            f"bound {b['rule']}; β = {_fmt(b['rate'])}: {ok}")
+
+
+def _chain_lines(run: Trace) -> list[str]:
+    """The scalar chain of the notes: ∂L/∂s_t = (from y*_t) + ∂s_t+1/∂s_t · ∂L/∂s_t+1."""
+    lines = ["[bold]chain rule back through time[/] (scalar cell, sample 0): "
+             "∂L/∂s_t = (from the output at t) + ∂s_t+1/∂s_t · ∂L/∂s_t+1"]
+    rnn = run.model["cell"] == "rnn"
+    for c in run.chain:
+        t = c["t"]
+        lines.append(f"  s_{t} = {_fmt(c['state'], 10)}")
+    for c in run.chain:
+        t = c["t"]
+        if c["factor"] is None:
+            lines.append(f"  ∂L/∂s_{t} = {_fmt(c['from_output'], 10)} (from the output at "
+                         f"{t}) = {_fmt(c['grad'], 10)}")
+            continue
+        if rnn:
+            why = (f"U (1 - s_{t + 1}²) = ({_fmt(c['u'])})(1 - "
+                   f"{_fmt(_state(run, t + 1), 6)}²) = {_fmt(c['factor'], 10)}")
+        else:
+            why = f"{_fmt(c['factor'], 10)}"
+        lines.append(f"  ∂s_{t + 1}/∂s_{t} = {why}")
+        lines.append(f"  ∂L/∂s_{t} = {_fmt(c['from_output'], 10)} + ({_fmt(c['factor'], 10)})"
+                     f"({_fmt(_grad(run, t + 1), 10)}) = {_fmt(c['grad'], 10)}")
+    return lines
+
+
+def _state(run: Trace, t: int) -> float:
+    return next(c["state"] for c in run.chain if c["t"] == t)
+
+
+def _grad(run: Trace, t: int) -> float:
+    return next(c["grad"] for c in run.chain if c["t"] == t)
+
+
+def _params_table(run: Trace, all_steps: bool):
+    from rich import box
+    from rich.table import Table
+
+    steps = len(run.t)
+    idx = run.model["layer"]
+    per_step = steps <= STEP_COLUMNS_UP_TO or all_steps and steps <= 3 * STEP_COLUMNS_UP_TO
+    heading = ("where each parameter's gradient comes from: per-step contributions G_t "
+               "(share = <G_t, G>/‖G‖², the shares sum to 1)")
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    names = [f"{idx}.{name}" for name in run.params]
+    table.add_column("parameter", no_wrap=True, min_width=max(map(len, names)))
+    table.add_column("‖∂L/∂θ‖", justify="right")
+    if per_step:
+        for t in run.t:
+            table.add_column(f"t={t}", justify="right")
+    else:
+        for name in ("last step", "last 10%", "first half", "‖G_t‖ (log), t = 1 → T"):
+            table.add_column(name, justify="right" if name[0] != "‖" else "left",
+                             no_wrap=True)
+    for name, p in run.params.items():
+        row = [f"{idx}.{name}", _fmt(p.grad_norm if p.step_value is None else
+                                     sum(p.step_value), 10 if p.step_value else 4)]
+        if per_step:
+            row += ([_fmt(v, 10) for v in p.step_value] if p.step_value is not None
+                    else [f"{100 * s:.1f}%" for s in p.step_share])
+        else:
+            tail = max(1, steps // 10)
+            row += [f"{100 * p.step_share[-1]:.1f}%", f"{100 * sum(p.step_share[-tail:]):.1f}%",
+                    f"{100 * sum(p.step_share[:steps // 2]):.1f}%",
+                    _spark(_log10s(p.step_norm), 32)]
+        table.add_row(*row)
+    return _titled(heading, table)
+
+
+def _heatmap(run: Trace, width: int = 100):
+    """log10 ‖∂s_t/∂s_k‖, row t, column k <= t, coloured blue (shrinks) to red (grows)."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    from nncli.render import cell_style
+
+    hm = run.heatmap
+    ts, ks, vals = hm["t"], hm["k"], hm["log10"]
+
+    def pick(n: int, limit: int) -> list[int]:
+        if n <= limit:
+            return list(range(n))
+        return sorted({round(i * (n - 1) / (limit - 1)) for i in range(limit)})
+
+    rows = cols = pick(len(ts), max(3, min(HEATMAP_SHOWN, (width - 7) // 7)))
+    shown = [vals[i][j] for i in rows for j in cols
+             if vals[i][j] is not None and math.isfinite(vals[i][j])]
+    scale = max((abs(v) for v in shown), default=0.0)
+    heading = ("log10 ‖∂s_t/∂s_k‖ (row t, column k): 0 = unchanged, -3 = 1000x smaller; "
+               "blue shrinks, red grows")
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    table.add_column("t \\ k", justify="right", style="dim")
+    for j in cols:
+        table.add_column(str(ks[j]), justify="right", no_wrap=True, min_width=5)
+    for i in rows:
+        cells: list[Any] = [str(ts[i])]
+        for j in cols:
+            v = vals[i][j]
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                cells.append("")
+            elif not math.isfinite(v):
+                cells.append(Text("-inf", style="dim"))
+            else:
+                text = f"{v:.1f}"
+                cells.append(Text("0.0" if text == "-0.0" else text, style=cell_style(v, scale)))
+        table.add_row(*cells)
+    return _titled(heading, table)
+
+
+def _engine_grads(run: Trace):
+    from rich import box
+    from rich.table import Table
+
+    heading = "every gradient of the model (the engine's backward pass)"
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    table.add_column("parameter")
+    table.add_column("shape")
+    table.add_column("∂L/∂θ", justify="right")
+    for name, g in run.grads.items():
+        v = g["value"]
+        flat = v if isinstance(v, float) else _flatten(v)
+        text = (_fmt(flat[0], 10) if len(flat) == 1 else
+                " ".join(_fmt(x) for x in flat) if len(flat) <= 6 else f"norm {_fmt(g['norm'])}")
+        table.add_row(name, "x".join(map(str, g["shape"])) or "scalar", text)
+    return _titled(heading, table)
+
+
+def _flatten(v) -> list[float]:
+    if isinstance(v, list):
+        return [x for item in v for x in _flatten(item)]
+    return [v]
+
+
+def _show_one(console, run: Trace, all_steps: bool) -> None:
+    console.print(_header(run))
+    console.print(_steps_table(run, all_steps))
+    console.print(f"‖∂L/∂s_t‖ (log), t = 1 → {len(run.t)}:  {_spark(_log10s(run.grad_norm))}")
+    console.print(_verdict_text(run))
+    console.print(_bound_text(run))
+    if run.chain:
+        console.print()
+        for line in _chain_lines(run):
+            console.print(line)
+    console.print()
+    console.print(_params_table(run, all_steps))
+    sc = run.sum_check
+    console.print(f"checked: the per-step contributions sum to the engine's gradients "
+                  f"(max |Σ_t G_t - G| = {sc['max_abs_error']:.2g}, tolerance "
+                  f"{sc['tolerance']:.2g})")
+    if run.heatmap:
+        console.print()
+        console.print(_heatmap(run, console.width))
+        if not run.heatmap["exact"]:
+            console.print(f"[dim]computed on {len(run.heatmap['t'])} evenly spaced steps per "
+                          f"axis (all values in --json)[/]")
+    if sum(math.prod(g["shape"]) for g in run.grads.values()) <= ENGINE_GRADS_UP_TO:
+        console.print()
+        console.print(_engine_grads(run))
+    for note in run.notes:
+        console.print(f"[dim]{note}[/]")
+
+
+def _show_many(console, runs: list[Trace], all_steps: bool) -> None:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    first = runs[0]
+    m = first.model
+    console.print(f"[bold]{len(runs)} runs[/] on the same input ({m['steps']} steps x "
+                  f"{m['input_size']}, batch {m['batch']}; input: {m['input']}); loss at "
+                  f"{first.loss_at} step{'s' if first.loss_at == 'every' else ''}")
+    summary = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    for name in ("run", "λ1(U)", "rate r", "verdict", "‖∂L/∂s_1‖", "‖∂L/∂s_T‖",
+                 "‖∂s_T/∂s_1‖", "bound", "gate mean"):
+        summary.add_column(name, justify="left" if name in ("run", "verdict") else "right",
+                           no_wrap=name == "run")
+    for r in runs:
+        v = r.fit["verdict"]
+        gate = (f"{sum(r.gates['mean']) / len(r.gates['mean']):.3f}" if r.gates else "-")
+        summary.add_row(r.label, _fmt(r.bound["sigma_max"]), _fmt(r.fit["rate"]),
+                        Text(v, style=VERDICT_STYLE[v]), _fmt(r.grad_norm[0]),
+                        _fmt(r.grad_norm[-1]), _fmt_log10(r.jacobian_product_log10[0]),
+                        _fmt_log10(r.bound["log10"][0]), gate)
+    console.print(summary)
+    heading = "‖∂L/∂s_t‖ side by side" + _rows_note(len(first.t), all_steps)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    table.add_column("t", justify="right")
+    for r in runs:
+        table.add_column(r.label, justify="right")
+    for i in _rows(len(first.t), all_steps):
+        table.add_row(str(first.t[i]), *[_fmt(r.grad_norm[i]) for r in runs])
+    console.print(_titled(heading, table))
+    width = max(len(r.label) for r in runs)
+    console.print(f"‖∂L/∂s_t‖ (log, each run on its own scale), t = 1 → {len(first.t)}:")
+    for r in runs:
+        console.print(f"  {r.label:<{width}}  {_spark(_log10s(r.grad_norm))}")
+    console.print("[dim]--json has every figure of every run; a single run shows the "
+                  "full detail[/]")
+
+
+def _show(runs: list[Trace], all_steps: bool) -> None:
+    from nncli.render import console as make_console
+
+    console = make_console()
+    if len(runs) == 1:
+        _show_one(console, runs[0], all_steps)
+    else:
+        _show_many(console, runs, all_steps)
