@@ -169,10 +169,15 @@ class Trainer:
         params, velocity, meta = load_checkpoint(path, what="--resume")
         self.model.load_state(params, source=f"--resume {path}")
         self.optim.velocity = velocity
-        self.epoch, self.batch = meta["epoch"], meta["batch"]
-        self.epoch_rng_state = meta["epoch_rng"]
-        self.rng.bit_generator.state = meta["epoch_rng"]
-        self.partial, self.history, self.best = meta["partial"], meta["history"], meta["best"]
+        try:
+            self.epoch, self.batch = meta["epoch"], meta["batch"]
+            self.epoch_rng_state = meta["epoch_rng"]
+            self.rng.bit_generator.state = meta["epoch_rng"]
+            self.partial, self.history, self.best = (meta["partial"], meta["history"],
+                                                     meta["best"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise InputError(f"--resume: '{path}' has an incomplete meta record ({err!r}); "
+                             f"it was not written by 'nncli train'") from None
 
     def _save(self, path: Path) -> None:
         meta = {"epoch": self.epoch, "batch": self.batch, "epoch_rng": self.epoch_rng_state,
@@ -233,11 +238,13 @@ class Trainer:
         grads = model.named_grads()
         if not math.isfinite(loss) or not math.isfinite(global_norm(grads)):
             what = "loss" if not math.isfinite(loss) else "gradient"
+            last = self.run_dir / LAST
+            saved = (f"the last good checkpoint is {last}" if last.is_file()
+                     else "no checkpoint was saved yet")
             raise RunFailed(
                 f"training diverged at epoch {self.epoch + 1}, batch {self.batch + 1}: the "
                 f"{what} is {loss if what == 'loss' else 'not finite'}; lower train.lr (now "
-                f"{lr:g}) or set train.clip; the last good checkpoint is "
-                f"{self.run_dir / LAST}")
+                f"{lr:g}) or set train.clip; {saved}")
         if self.settings["clip"] is not None:
             clip_by_global_norm(grads, self.settings["clip"])
         self.optim.step(model.named_params(), grads, lr)

@@ -1,0 +1,694 @@
+"""`nncli train`, `nncli eval`, `nncli predict`: the training core (nncli.train) driven from
+the command line.
+
+`train` walks the Trainer's events and draws them: a progress bar per epoch, a table that
+gains a row per epoch, then a summary, a loss chart and the commands to go on. With --json
+the epoch records go to stdout (JSON Lines, the same lines as the run's metrics.jsonl) and
+the drawing to stderr. Ctrl-C asks the trainer to stop after the current batch (it saves
+last.npz with its position in the epoch); a second Ctrl-C stops at once.
+numpy and rich are imported inside the functions so `nncli --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from nncli.cli import EXIT_INTERRUPTED, app
+from nncli.errors import InputError
+
+if TYPE_CHECKING:
+    import numpy as np
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from nncli.model import Model
+    from nncli.train import Trainer
+
+CONFIG_HELP = "A model spec (YAML), or a run folder made by 'nncli train' (its config.yaml)."
+WEIGHTS_HELP = ("Weights or checkpoint (.npz). Default for a run folder: its best.npz "
+                "(lowest validation loss), else last.npz.")
+SPLITS = ("test", "val", "train")
+TABLE_ROWS = 20         # epochs shown in the table (the newest); metrics.jsonl has all
+PREDICT_ROWS = 50       # samples shown by predict (--json has all)
+CONFUSION_MAX = 20      # classes up to which eval draws the confusion matrix
+
+
+def _q(path: Path | str) -> str:
+    return shlex.quote(str(path))
+
+
+# =========================================================================== train
+
+@app.command()
+def train(
+    config: Path | None = typer.Argument(None, metavar="CONFIG", show_default=False,
+                                         help="Model spec (YAML) with data: and train: "
+                                         "sections."),
+    resume: Path | None = typer.Option(None, "--resume", metavar="RUN_DIR",
+                                       help="Continue the run in RUN_DIR from its last.npz "
+                                       "(instead of CONFIG)."),
+    out: Path | None = typer.Option(None, "--out", metavar="DIR",
+                                    help="Run folder to create (must not exist or be empty). "
+                                    "Default: runs/<name>-<date>-<time>."),
+    epochs: int | None = typer.Option(None, "--epochs", metavar="N",
+                                      help="Train until epoch N in total (default: the "
+                                      "spec's train.epochs). The lr schedule still spans "
+                                      "train.epochs, so stopping and resuming changes "
+                                      "nothing."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per epoch on "
+                                 "stdout (JSON Lines); the display goes to stderr."),
+) -> None:
+    """Train a network with SGD and watch it learn, epoch by epoch.
+
+    The run folder gets config.yaml (every option resolved), metrics.jsonl
+    (one line per epoch), last.npz (weights, optimiser state and position:
+    resumable) and best.npz (the epoch with the lowest validation loss).
+    Every file is replaced atomically.
+
+    [bold]--epochs N[/] means "until epoch N in total", also with --resume.
+    The lr schedule always spans the spec's train.epochs, so training 3
+    epochs and resuming to 5 gives exactly the weights of 5 epochs in one
+    go; past train.epochs the schedule keeps its last value.
+
+    [bold]Ctrl-C[/] stops after the current batch, saves last.npz (with the
+    position inside the epoch) and prints the command to resume; a second
+    Ctrl-C stops at once. Exit codes: 0 done, 1 diverged (the message names
+    the epoch and batch), 2 bad input, 130 interrupted.
+
+    [bold]Examples[/]
+
+      nncli train configs/digits_cnn.yaml
+
+      nncli train configs/digits_cnn.yaml --out runs/cnn --epochs 5
+
+      nncli train --resume runs/cnn --epochs 20
+
+      nncli train configs/digits_mlp.yaml --json > metrics.jsonl
+    """
+    from nncli import train as core
+
+    if (config is None) == (resume is None):
+        raise InputError("CONFIG: give a spec to start a run, or --resume RUN_DIR to continue "
+                         "one (not both)")
+    if epochs is not None and epochs < 1:
+        raise InputError(f"--epochs: expected an integer >= 1, got {epochs}")
+    if resume is not None:
+        if out is not None:
+            raise InputError("--out: a resumed run stays in its folder; drop --out")
+        trainer = core.resume_run(resume, epochs)
+        if epochs is not None and epochs < trainer.epoch:
+            raise InputError(f"--epochs: the run in '{resume}' has already trained "
+                             f"{trainer.epoch} epochs; pass --epochs {trainer.epoch + 1} or "
+                             f"more to continue it")
+    else:
+        assert config is not None
+        if config.is_dir():
+            hint = (f"; to continue that run use --resume {_q(config)}"
+                    if (config / core.CONFIG_FILE).is_file() else "")
+            raise InputError(f"CONFIG: '{config}' is a folder, expected a YAML spec{hint}")
+        if out is not None and out.exists() and not out.is_dir():
+            raise InputError(f"--out: '{out}' exists and is not a folder; choose another --out")
+        trainer = core.new_run(config, out, epochs)
+    _drive(trainer, as_json, resumed=resume is not None)
+
+
+def _drive(trainer: Trainer, as_json: bool, resumed: bool) -> None:
+    """Run the trainer's loop with a SIGINT handler installed; draw every event."""
+    import numpy as np
+
+    from nncli import io, render
+    from nncli import train as core
+
+    console = render.console(stderr=as_json)
+    if trainer.epoch >= trainer.stop_epoch:
+        console.print(f"nothing to train: '{trainer.run_dir}' has trained {trainer.epoch} of "
+                      f"{trainer.stop_epoch} epochs; pass --epochs {trainer.epoch + 1} or more "
+                      f"to train further", style="yellow", markup=False)
+        return
+    view = TrainView(trainer, console)
+    previous = None
+
+    def on_sigint(signum, frame):            # first Ctrl-C: stop after this batch
+        if trainer.stop_requested:
+            raise KeyboardInterrupt
+        trainer.request_stop()
+
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    stopped = None
+    try:
+        # Overflow on the way to a divergence is reported once, as RunFailed, not as warnings.
+        with view, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for event in trainer.run():
+                if isinstance(event, core.EpochDone) and as_json:
+                    io.write_json(event.metrics)
+                if isinstance(event, core.Interrupted):
+                    stopped = event
+                view.handle(event)
+    except KeyboardInterrupt:
+        # A second Ctrl-C: stop at once, unless the trainer has already saved its position
+        # (then it only cut the drawing short and the run is resumable as usual).
+        if stopped is None:
+            view.hard_stop_hint()
+            raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    if stopped is not None:
+        view.interrupted(stopped)
+        raise typer.Exit(EXIT_INTERRUPTED)
+    view.finished(resumed)
+
+
+class TrainView:
+    """Draws a run: live table + progress bar while training, summary and chart after."""
+
+    def __init__(self, trainer: Trainer, console: Console) -> None:
+        from rich.live import Live
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self.trainer, self.console = trainer, console
+        self.err = console if console.stderr else _stderr_console()
+        self.layers = [f"{i}.{layer.kind}" for i, layer in enumerate(trainer.model.layers)
+                       if layer.params]
+        self.classify = trainer.model.loss_name == "cross_entropy"
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(bar_width=30), MofNCompleteColumn(),
+            TextColumn("batches · loss {task.fields[loss]} · {task.fields[speed]}"),
+            console=console)
+        self.task = self.progress.add_task("", total=1, loss="…", speed="")
+        self.first_epoch = trainer.epoch + 1      # the first epoch this command trains
+        self.current = 0
+        self.started = self.epoch_started = time.perf_counter()
+        self.epoch_first_batch = 0
+        self.live = Live(self._renderable(), console=console, refresh_per_second=8)
+
+    # ---- live part ---------------------------------------------------------------------
+    def __enter__(self) -> TrainView:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        from rich.text import Text
+
+        rows = bool(self.trainer.history)
+        self.live.update(self._table() if rows else Text(""), refresh=False)
+        self.live.__exit__(*exc)
+        if rows and not self.console.is_terminal:   # Live ends a terminal's last line only
+            self.console.line()
+
+    def _renderable(self):
+        from rich.console import Group
+
+        return Group(self._table(), self.progress)
+
+    def handle(self, event) -> None:
+        from nncli import train as core
+
+        t = self.trainer
+        if isinstance(event, core.Started):
+            self.console.print(self._header(event))
+            self._new_epoch(t.epoch + 1, t.batch)
+        elif isinstance(event, core.BatchDone):
+            if event.epoch != self.current:
+                self._new_epoch(event.epoch, event.batch - 1)
+            elapsed = max(time.perf_counter() - self.epoch_started, 1e-9)
+            seen = (event.batch - self.epoch_first_batch) * t.settings["batch_size"]
+            stop = "  [yellow]stopping after this batch (Ctrl-C again: at once)[/]" \
+                if t.stop_requested else ""
+            self.progress.update(self.task, completed=event.batch, loss=f"{event.loss:.4g}",
+                                 speed=f"{seen / elapsed:,.0f} samples/s{stop}")
+        elif isinstance(event, core.EpochDone):
+            self.live.update(self._renderable())
+
+    def _new_epoch(self, epoch: int, done: int) -> None:
+        self.current = epoch
+        self.epoch_started = time.perf_counter()
+        self.epoch_first_batch = done
+        self.progress.reset(self.task, total=self.trainer.batches_per_epoch(), completed=done,
+                            description=f"epoch {epoch}/{self.trainer.stop_epoch}",
+                            loss="…", speed="")
+
+    def _header(self, event) -> Text:
+        from rich.text import Text
+
+        t, s = self.trainer, self.trainer.settings
+        what = "resuming" if event.resumed else "training"
+        where = (f" from epoch {t.epoch + 1}" + (f", batch {t.batch + 1}" if t.batch else "")
+                 if event.resumed else "")
+        return Text.assemble(
+            (f"{what} {t.spec.name}", "bold"), where,
+            f" · {t.model.num_params():,} parameters · {len(t.data.train.x):,} training "
+            f"samples · {event.batches} batches of {s['batch_size']} · until epoch "
+            f"{event.stop_epoch} · run folder {event.run_dir}")
+
+    def _table(self) -> Table:
+        from rich import box
+        from rich.table import Table
+
+        from nncli import render
+
+        history = self.trainer.history
+        best = (self.trainer.best or {}).get("epoch")
+        hidden = max(0, len(history) - TABLE_ROWS)
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                      caption=(f"… {hidden} earlier epochs in metrics.jsonl" if hidden
+                               else None), caption_justify="left")
+        names = ["epoch", "train\nloss"] + (["train\nacc"] if self.classify else []) + \
+            ["val\nloss"] + (["val\nacc"] if self.classify else []) + ["lr", "time\n(s)"] + \
+            [f"|grad|\n{n}" for n in self.layers]
+        for name in names:
+            table.add_column(name, justify="right")
+        for m in history[hidden:]:
+            mark = "★" if m["epoch"] == best else " "
+            row = [f"{m['epoch']}{mark}", _num(m["train_loss"])]
+            if self.classify:
+                row.append(_pct(m.get("train_accuracy")))
+            row.append(_num(m["val_loss"]))
+            if self.classify:
+                row.append(_pct(m.get("val_accuracy")))
+            row += [render.format_float(m["lr"], 3), f"{m['seconds']:.2f}"]
+            row += [_num(m["grad_norms"].get(n), 3) for n in self.layers]
+            old = m["epoch"] < self.first_epoch
+            table.add_row(*row, style="dim" if old else ("bold" if m["epoch"] == best else ""))
+        return table
+
+    # ---- after the loop ----------------------------------------------------------------
+    def finished(self, resumed: bool) -> None:
+        from rich.text import Text
+
+        from nncli import train as core
+
+        t, out = self.trainer, self.console
+        history = t.history
+        run = t.run_dir
+        ran = history[self.first_epoch - 1:]
+        seconds = sum(m["seconds"] for m in ran)
+        wall = time.perf_counter() - self.started
+        out.print(Text.assemble(("done: ", "bold green"), f"epochs {self.first_epoch}-"
+                                f"{t.epoch} in {wall:.1f} s (training steps {seconds:.1f} s)"))
+        if history:
+            last = history[-1]
+            out.print(Text.assemble((f"last epoch {last['epoch']}  ", "bold"), _summary(last)))
+            if t.best is not None:
+                best = history[t.best["epoch"] - 1]
+                out.print(Text.assemble((f"best epoch {best['epoch']}  ", "bold"),
+                                        _summary(best), " → best.npz"))
+            out.print()
+            out.print(loss_chart(history))
+        out.print()
+        weights = run / (core.BEST if (run / core.BEST).is_file() else core.LAST)
+        spans = t.settings["epochs"]
+        more = "" if t.epoch < spans else f" --epochs {t.epoch + 10}"
+        for label, command in (
+                ("run folder", str(run)),
+                ("evaluate", f"nncli eval {_q(run / core.CONFIG_FILE)} --weights {_q(weights)}"),
+                ("predict", f"nncli predict {_q(run)} --input FILE"),
+                ("continue" if t.epoch < spans else "train more",
+                 f"nncli train --resume {_q(run)}{more}")):
+            out.print(Text.assemble((f"{label:<11} ", "bold"), command))
+
+    def interrupted(self, event) -> None:
+        from rich.text import Text
+
+        t = self.trainer
+        where = (f"after epoch {event.epoch}" if event.batch == 0 else
+                 f"in epoch {event.epoch} after batch {event.batch}/"
+                 f"{t.batches_per_epoch()}")
+        epochs = f" --epochs {t.stop_epoch}" if t.stop_epoch != t.settings["epochs"] else ""
+        self.err.print(Text(f"interrupted {where}; saved {event.checkpoint}", style="yellow"))
+        self.err.print(Text(f"resume with: nncli train --resume {_q(t.run_dir)}{epochs}"))
+
+    def hard_stop_hint(self) -> None:
+        from rich.text import Text
+
+        from nncli import train as core
+
+        t = self.trainer
+        if (t.run_dir / core.LAST).is_file():
+            self.err.print(Text(f"stopped at once; the last checkpoint is "
+                                f"{t.run_dir / core.LAST}; resume with: nncli train "
+                                f"--resume {_q(t.run_dir)}", style="yellow"))
+
+
+def _stderr_console() -> Console:
+    from nncli import render
+
+    return render.console(stderr=True)
+
+
+def _num(v: float | None, digits: int = 4) -> str:
+    from nncli import render
+
+    return "—" if v is None else render.format_float(v, digits)
+
+
+def _pct(v: float | None) -> str:
+    return "—" if v is None else f"{100 * v:.1f}%"
+
+
+def _summary(m: dict) -> str:
+    parts = [f"train loss {_num(m['train_loss'])}"]
+    if m.get("val_loss") is not None:
+        parts.append(f"val loss {_num(m['val_loss'])}")
+    if m.get("val_accuracy") is not None:
+        parts.append(f"val acc {_pct(m['val_accuracy'])}")
+    return " · ".join(parts)
+
+
+# --------------------------------------------------------------------------- loss chart
+
+def loss_chart(history: list[dict], width: int = 60, height: int = 12) -> Text:
+    """Train and val loss per epoch as a unicode chart: ● train, ◆ val, joined by dots.
+    The y axis is logarithmic when the losses span more than a factor of 10."""
+    from rich.text import Text
+
+    series = [("train", "●", "cyan", [m["train_loss"] for m in history]),
+              ("val", "◆", "magenta", [m.get("val_loss") for m in history])]
+    series = [s for s in series if any(v is not None for v in s[3])]
+    values = [v for s in series for v in s[3] if v is not None]
+    n = len(history)
+    log = min(values) > 0 and max(values) / min(values) > 10
+    f = math.log10 if log else (lambda v: v)
+    lo, hi = f(min(values)), f(max(values))
+    if hi - lo < 1e-12:
+        lo, hi = lo - 0.5, hi + 0.5
+    cols = max(2, min(width, 3 * n)) if n > 1 else 1
+    grid: list[list[tuple[str, str] | None]] = [[None] * cols for _ in range(height)]
+
+    def row_of(v: float) -> int:
+        return round((f(v) - lo) / (hi - lo) * (height - 1))
+
+    def col_of(epoch_index: int) -> int:
+        return round(epoch_index / (n - 1) * (cols - 1)) if n > 1 else 0
+
+    for _name, mark, colour, ys in series:
+        for c in range(cols):                       # the line between epochs
+            x = c / (cols - 1) * (n - 1) if n > 1 else 0
+            i = min(int(x), n - 2) if n > 1 else 0
+            a, b = ys[i], ys[min(i + 1, n - 1)]
+            if a is None or b is None:
+                continue
+            frac = x - i
+            y = f(a) + (f(b) - f(a)) * frac
+            r = round((y - lo) / (hi - lo) * (height - 1))
+            if grid[r][c] is None:
+                grid[r][c] = ("·", colour)
+        for i, v in enumerate(ys):                  # the epochs themselves
+            if v is not None:
+                grid[row_of(v)][col_of(i)] = (mark, colour)
+    labels = {height - 1: hi, 0: lo, (height - 1) // 2: lo + (hi - lo) * ((height - 1) // 2)
+              / (height - 1)}
+    gutter = max(len(_axis(v, log)) for v in labels.values())
+    text = Text()
+    title = "loss per epoch" + (" (log scale)" if log else "")
+    text.append(f"{title}   ", style="bold")
+    for name, mark, colour, _ys in series:
+        text.append(f"{mark} {name}  ", style=colour)
+    text.append("\n")
+    for r in range(height - 1, -1, -1):
+        label = _axis(labels[r], log) if r in labels else ""
+        text.append(f"{label:>{gutter}} ┤" if r in labels else f"{'':>{gutter}} │", style="dim")
+        for cell in grid[r]:
+            if cell is None:
+                text.append(" ")
+            else:
+                text.append(cell[0], style=cell[1])
+        text.append("\n")
+    text.append(f"{'':>{gutter}} └" + "─" * cols + "\n", style="dim")
+    first, last = "1", str(history[-1]["epoch"])
+    first = str(history[0]["epoch"])
+    axis = first.ljust(max(cols - len(last), len(first) + 1)) + last if n > 1 else first
+    text.append(f"{'':>{gutter}}  {axis}  epoch", style="dim")
+    return text
+
+
+def _axis(v: float, log: bool) -> str:
+    from nncli import render
+
+    return render.format_float(10 ** v if log else v, 3)
+
+
+# =========================================================================== eval / predict
+
+def _resolve(config: Path, weights: Path | None) -> tuple[Path, Path]:
+    """(spec file, weights file) from CONFIG (a spec or a run folder) and --weights."""
+    from nncli import train as core
+
+    if config.is_dir():
+        spec = config / core.CONFIG_FILE
+        if not spec.is_file():
+            raise InputError(f"CONFIG: '{config}' is a folder without {core.CONFIG_FILE}; "
+                             f"pass a spec YAML or a run folder made by 'nncli train'")
+        if weights is None:
+            weights = next((config / name for name in (core.BEST, core.LAST)
+                            if (config / name).is_file()), None)
+            if weights is None:
+                raise InputError(f"--weights: the run folder '{config}' has no {core.BEST} "
+                                 f"or {core.LAST} yet; train it first or pass --weights")
+        return spec, weights
+    if weights is None:
+        raise InputError("--weights: required with a spec file (e.g. --weights "
+                         "runs/NAME/best.npz), or pass the run folder as CONFIG")
+    return config, weights
+
+
+def _load_model(config: Path, weights: Path | None):
+    """(spec, model with the weights loaded, weights path, epoch the weights come from)."""
+    from nncli.checkpoint import load_weights
+    from nncli.spec import load_spec
+
+    spec_path, weights = _resolve(config, weights)
+    spec = load_spec(spec_path)
+    model = spec.build()
+    model.load_state(load_weights(weights), source=f"--weights {weights}")
+    return spec, model, weights, _checkpoint_epoch(weights)
+
+
+def _checkpoint_epoch(path: Path) -> int | None:
+    """The epoch a training checkpoint was saved at (None for plain weights)."""
+    import json
+
+    import numpy as np
+
+    from nncli.checkpoint import META_KEY
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if META_KEY in data.files:
+                return int(json.loads(str(data[META_KEY]))["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
+def _source(name: str, weights: Path, epoch: int | None) -> str:
+    return f"{name} · weights {weights}" + (f" (epoch {epoch})" if epoch is not None else "")
+
+
+@app.command("eval")
+def eval_command(
+    config: Path = typer.Argument(..., metavar="CONFIG", show_default=False, help=CONFIG_HELP),
+    weights: Path | None = typer.Option(None, "--weights", metavar="FILE", help=WEIGHTS_HELP),
+    split: str = typer.Option("test", "--split", help="Which split of the spec's data: "
+                              "test, val or train."),
+    as_json: bool = typer.Option(False, "--json", help="Print plain JSON to stdout."),
+) -> None:
+    """Loss and accuracy of trained weights on one split of the spec's data.
+
+    For a classifier it also shows the confusion matrix: rows are the true
+    classes, columns the predicted ones, so the diagonal holds the correct
+    answers.
+
+    [bold]Examples[/]
+
+      nncli eval runs/cnn
+
+      nncli eval configs/digits_cnn.yaml --weights runs/cnn/last.npz --split val --json
+    """
+    from nncli import io
+    from nncli import train as core
+
+    if split not in SPLITS:
+        raise InputError(f"--split: expected test, val or train, got '{split}'")
+    spec, model, weights, epoch = _load_model(config, weights)
+    data = core.load_data(spec, model)
+    part = data.split(split)
+    if len(part) == 0:
+        raise InputError(f"--split: the {split} split of this spec's data is empty; choose "
+                         f"another split")
+    result = core.evaluate(model, part)
+    payload: dict[str, Any] = {"schema": "nncli.eval/1", "model": spec.name,
+                               "weights": str(weights), "epoch": epoch, "split": split,
+                               "samples": len(part), "loss_name": model.loss_name, **result}
+    if as_json:
+        io.write_json(payload)
+        return
+    _render_eval(payload)
+
+
+def _render_eval(p: dict) -> None:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    from nncli import render
+
+    out = render.console()
+    out.print(Text(f"{_source(p['model'], Path(p['weights']), p['epoch'])} · {p['split']} "
+                   f"split, {p['samples']:,} samples", style="dim"))
+    line = Text.assemble((f"{p['loss_name']} loss ", "bold"), _num(p["loss"]))
+    confusion = p.get("confusion")
+    if p.get("accuracy") is not None:
+        total = sum(map(sum, confusion))
+        right = sum(confusion[i][i] for i in range(len(confusion)))
+        line.append_text(Text.assemble("   ", ("accuracy ", "bold"),
+                                       f"{_pct(p['accuracy'])} ({right}/{total})"))
+    out.print(line)
+    if not confusion:
+        return
+    k = len(confusion)
+    if k > CONFUSION_MAX:
+        out.print(Text(f"({k} classes: the confusion matrix is in --json)", style="dim"))
+        return
+    out.print(Text("confusion matrix (rows: true class, columns: predicted class)"))
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("true", justify="right", style="bold")
+    for j in range(k):
+        table.add_column(str(j), justify="right")
+    table.add_column("recall", justify="right")
+    for i, row in enumerate(confusion):
+        cells: list[Any] = [str(i)]
+        for j, count in enumerate(row):
+            style = "bold green" if i == j else ("bold red" if count else "dim")
+            cells.append(Text(str(count) if count else "·", style=style))
+        n = sum(row)
+        cells.append(_pct(row[i] / n) if n else "—")
+        table.add_row(*cells)
+    out.print(table)
+
+
+@app.command(context_settings={"ignore_unknown_options": True})
+def predict(
+    config: Path = typer.Argument(..., metavar="CONFIG", show_default=False, help=CONFIG_HELP),
+    weights: Path | None = typer.Option(None, "--weights", metavar="FILE", help=WEIGHTS_HELP),
+    source: str = typer.Option(..., "--input", metavar="X", show_default=False,
+                               help='One sample or a batch: inline "1 0; 0 1", JSON, a file '
+                               "(.txt .csv .npy .npz[:key] .json) or - for stdin. A single "
+                               "sample may leave out axes of size 1 (an 8x8 matrix for a "
+                               "[1, 8, 8] input)."),
+    as_json: bool = typer.Option(False, "--json", help="Print plain JSON to stdout."),
+) -> None:
+    """Run trained weights on new input and show the outputs.
+
+    A classifier shows each class's probability with a bar and the predicted
+    class; a regression model shows its output values.
+
+    [bold]Examples[/]
+
+      nncli predict runs/bars --input "0 0 1 0 0 0 0 0; 0 0 1 0 0 0 0 0; ..."
+
+      nncli predict configs/digits_cnn.yaml --weights runs/cnn/best.npz --input digits.npy
+    """
+    import numpy as np
+
+    from nncli import io, ops
+
+    spec, model, weights, epoch = _load_model(config, weights)
+    x = as_batch(model, io.read_array(source, "--input"))
+    y = model.predict(x)
+    payload: dict[str, Any] = {"schema": "nncli.predict/1", "model": spec.name,
+                               "weights": str(weights), "input_shape": list(x.shape)}
+    if model.loss_name == "cross_entropy":
+        probs = y if model.fused_softmax else ops.softmax(y, axis=-1)
+        payload["probabilities"] = probs
+        payload["predicted"] = np.argmax(probs, axis=-1)
+    else:
+        payload["outputs"] = y
+    if as_json:
+        io.write_json(payload)
+        return
+    _render_predict(payload, _source(spec.name, weights, epoch))
+
+
+def as_batch(model: Model, x: np.ndarray) -> np.ndarray:
+    """x as a batch (N, *input_shape). One sample may leave out the input's axes of size 1
+    (an 8x8 matrix for input [1, 8, 8], a row of T values for [T, 1]); so may each row of
+    a batch."""
+    shape = model.input_shape
+    core = tuple(d for d in shape if d != 1)
+    if x.shape != shape and x.shape[1:] != shape:
+        if tuple(d for d in x.shape if d != 1) == core:
+            x = x.reshape(shape)
+        elif x.ndim >= 1 and x.shape[1:] == core:
+            x = x.reshape(len(x), *shape)
+    return model.batch(x, "--input")
+
+
+def _render_predict(p: dict, source: str) -> None:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    from nncli import render
+
+    out = render.console()
+    out.print(Text(f"{source} · input {render.shape_str(p['input_shape'])}", style="dim"))
+    if "probabilities" not in p:
+        y = p["outputs"]
+        if y.ndim == 2 and y.shape[1] <= 8:
+            table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+            table.add_column("sample", justify="right", style="dim")
+            for j in range(y.shape[1]):
+                table.add_column(f"output {j}" if y.shape[1] > 1 else "output",
+                                 justify="right")
+            for i, row in enumerate(y[:PREDICT_ROWS]):
+                table.add_row(str(i), *(render.format_float(v, 5) for v in row))
+            out.print(table)
+            _more(out, len(y))
+        else:
+            out.print(render.heatmap(y if len(y) > 1 else y[0], "outputs",
+                                     axis_names=("sample",)))
+        return
+    probs, pred = p["probabilities"], p["predicted"]
+    if probs.ndim > 2:                      # a label per time step: show the classes
+        out.print(render.heatmap(pred if len(pred) > 1 else pred[0], "predicted classes",
+                                 axis_names=("sample",)))
+        return
+    if len(probs) == 1:
+        best = int(pred[0])
+        out.print(Text.assemble(("predicted class ", "bold"), (str(best), "bold green"),
+                                f"  (P = {render.format_float(probs[0, best], 4)})"))
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        for name in ("class", "P"):
+            table.add_column(name, justify="right")
+        table.add_column("")
+        for j, v in enumerate(probs[0]):
+            table.add_row(str(j), f"{v:.4f}", render.bar(float(v), 30),
+                          style="bold green" if j == best else "")
+        out.print(table)
+        return
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for name in ("sample", "predicted", "P"):
+        table.add_column(name, justify="right")
+    table.add_column("")
+    for i, (row, c) in enumerate(zip(probs[:PREDICT_ROWS], pred[:PREDICT_ROWS], strict=True)):
+        table.add_row(str(i), str(int(c)), f"{row[c]:.4f}", render.bar(float(row[c]), 20))
+    out.print(table)
+    _more(out, len(probs))
+
+
+def _more(out: Console, n: int) -> None:
+    from rich.text import Text
+
+    if n > PREDICT_ROWS:
+        out.print(Text(f"… {n - PREDICT_ROWS} more samples (use --json for all)", style="dim"))
