@@ -1,0 +1,84 @@
+"""Wall-clock start-up of the installed `nncli` entry point (median of N subprocess runs).
+
+    python benchmarks/startup.py            # 15 runs each
+    python benchmarks/startup.py -n 31 -v   # more runs, show every command
+
+Targets (2-core machine): `nncli --help` < 0.25 s, `nncli conv` on the seed example < 0.3 s.
+Speed is measured here, never asserted in tests. The entry point next to the running Python
+is preferred over PATH, because a pyenv shim on PATH adds ~0.1 s of bash start-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+A = str(ROOT / "configs" / "seed_conv_A.txt")
+K = str(ROOT / "configs" / "seed_conv_K.txt")
+
+
+def entry_point() -> str:
+    local = Path(sys.executable).parent / "nncli"
+    found = str(local) if local.exists() else shutil.which("nncli")
+    if not found:
+        sys.exit("nncli is not installed; run: pip install -e .")
+    return found
+
+
+def time_runs(cmd: list[str], runs: int, stdin: str | None = None) -> list[float]:
+    env = {**os.environ, "NO_COLOR": "1"}
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        done = subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=env)
+        times.append(time.perf_counter() - start)
+        if done.returncode != 0:
+            sys.exit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr}")
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", "--runs", type=int, default=15)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args()
+    exe = entry_point()
+    conv_json = subprocess.run([exe, "conv", A, K, "--json"], capture_output=True,
+                               text=True).stdout
+    cases = [
+        ("python -c pass (baseline)", [sys.executable, "-c", "pass"], None, None),
+        ("python -c 'import numpy' (baseline)", [sys.executable, "-c", "import numpy"], None,
+         None),
+        ("nncli --help", [exe, "--help"], None, 0.25),
+        ("nncli conv A K (seed example)", [exe, "conv", A, K], None, 0.30),
+        ("nncli conv A K --explain 0,0", [exe, "conv", A, K, "--explain", "0,0"], None, None),
+        ("nncli conv A K --json", [exe, "conv", A, K, "--json"], None, None),
+        ("nncli pool - --size 2 --stride 2", [exe, "pool", "-", "--size", "2", "--stride",
+                                              "2"], conv_json, None),
+        ("nncli softmax 1000 1001 1002", [exe, "softmax", "1000", "1001", "1002"], None, None),
+    ]
+    print(f"entry point: {exe}  ({args.runs} runs each, wall seconds; {os.cpu_count()} CPUs)")
+    print(f"{'command':40} {'median':>7} {'min':>7} {'max':>7}  target")
+    failed = False
+    for label, cmd, stdin, target in cases:
+        t = time_runs(cmd, args.runs, stdin)
+        med = statistics.median(t)
+        verdict = ""
+        if target is not None:
+            verdict = f"< {target:.2f}  {'ok' if med < target else 'SLOW'}"
+            failed |= med >= target
+        print(f"{label:40} {med:7.3f} {min(t):7.3f} {max(t):7.3f}  {verdict}")
+        if args.verbose:
+            print("   ", " ".join(cmd))
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
