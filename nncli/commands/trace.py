@@ -399,7 +399,7 @@ def _header(run: Trace) -> str:
     return (f"[bold]{escape(run.label)}[/]  {src}: layers[{m['layer']}] {m['cell']} "
             f"({m['describe']}), input {m['steps']}x{m['input_size']}, batch {m['batch']}"
             f"{scale}\ninput: {m['input']} · target: {m['target']} · loss at {where}: "
-            f"L = {_fmt(run.loss, 10)}")
+            f"L = {_precise(run.loss)}")
 
 
 def _steps_table(run: Trace, all_steps: bool):
@@ -451,23 +451,20 @@ def _chain_lines(run: Trace) -> list[str]:
     lines = ["[bold]chain rule back through time[/] (scalar cell, sample 0): "
              "∂L/∂s_t = (from the output at t) + ∂s_t+1/∂s_t · ∂L/∂s_t+1"]
     rnn = run.model["cell"] == "rnn"
-    for c in run.chain:
-        t = c["t"]
-        lines.append(f"  s_{t} = {_fmt(c['state'], 10)}")
+    for c in reversed(run.chain):
+        lines.append(f"  s_{c['t']} = {_precise(c['state'])}")
     for c in run.chain:
         t = c["t"]
         if c["factor"] is None:
-            lines.append(f"  ∂L/∂s_{t} = {_fmt(c['from_output'], 10)} (from the output at "
-                         f"{t}) = {_fmt(c['grad'], 10)}")
+            lines.append(f"  ∂L/∂s_{t} = {_precise(c['from_output'])} (from the output at "
+                         f"{t})")
             continue
-        if rnn:
-            why = (f"U (1 - s_{t + 1}²) = ({_fmt(c['u'])})(1 - "
-                   f"{_fmt(_state(run, t + 1), 6)}²) = {_fmt(c['factor'], 10)}")
-        else:
-            why = f"{_fmt(c['factor'], 10)}"
-        lines.append(f"  ∂s_{t + 1}/∂s_{t} = {why}")
-        lines.append(f"  ∂L/∂s_{t} = {_fmt(c['from_output'], 10)} + ({_fmt(c['factor'], 10)})"
-                     f"({_fmt(_grad(run, t + 1), 10)}) = {_fmt(c['grad'], 10)}")
+        why = (f"U (1 - s_{t + 1}²) = ({_fmt(c['u'])})(1 - {_precise(_state(run, t + 1))}²) = "
+               if rnn else "")
+        lines.append(f"  ∂s_{t + 1}/∂s_{t} = {why}{_precise(c['factor'])}")
+        lines.append(f"  ∂L/∂s_{t} = {_precise(c['from_output'])} + "
+                     f"({_precise(c['factor'])})({_precise(_grad(run, t + 1))}) = "
+                     f"{_precise(c['grad'])}")
     return lines
 
 
@@ -491,7 +488,8 @@ def _params_table(run: Trace, all_steps: bool):
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
     names = [f"{idx}.{name}" for name in run.params]
     table.add_column("parameter", no_wrap=True, min_width=max(map(len, names)))
-    table.add_column("‖∂L/∂θ‖", justify="right")
+    scalar = all(p.step_value is not None for p in run.params.values())
+    table.add_column("∂L/∂θ" if scalar else "‖∂L/∂θ‖", justify="right")
     if per_step:
         for t in run.t:
             table.add_column(f"t={t}", justify="right")
@@ -500,10 +498,10 @@ def _params_table(run: Trace, all_steps: bool):
             table.add_column(name, justify="right" if name[0] != "‖" else "left",
                              no_wrap=True)
     for name, p in run.params.items():
-        row = [f"{idx}.{name}", _fmt(p.grad_norm if p.step_value is None else
-                                     sum(p.step_value), 10 if p.step_value else 4)]
+        row = [f"{idx}.{name}", _fmt(p.grad_norm) if p.step_value is None else
+               _precise(_flatten(run.grads[f"{idx}.{name}"]["value"])[0])]
         if per_step:
-            row += ([_fmt(v, 10) for v in p.step_value] if p.step_value is not None
+            row += ([_precise(v) for v in p.step_value] if p.step_value is not None
                     else [f"{100 * s:.1f}%" for s in p.step_share])
         else:
             tail = max(1, steps // 10)
@@ -567,7 +565,7 @@ def _engine_grads(run: Trace):
     for name, g in run.grads.items():
         v = g["value"]
         flat = v if isinstance(v, float) else _flatten(v)
-        text = (_fmt(flat[0], 10) if len(flat) == 1 else
+        text = (_precise(flat[0]) if len(flat) == 1 else
                 " ".join(_fmt(x) for x in flat) if len(flat) <= 6 else f"norm {_fmt(g['norm'])}")
         table.add_row(name, "x".join(map(str, g["shape"])) or "scalar", text)
     return _titled(heading, table)
