@@ -127,12 +127,33 @@ def _pick(n: int, limit: int) -> list[int | None]:
     return [*range(head), None, *range(n - tail, n)]
 
 
+class _Mask:
+    """Membership test for a boolean array of the tensor's shape (cheap for big tensors)."""
+
+    def __init__(self, mask: np.ndarray) -> None:
+        self.mask = mask
+
+    def __contains__(self, index: tuple[int, ...]) -> bool:
+        return bool(self.mask[index])
+
+    def __bool__(self) -> bool:
+        return bool(self.mask.any())
+
+
+def _cells(cells, shape: tuple[int, ...]):
+    if isinstance(cells, np.ndarray) and cells.dtype == bool:
+        if cells.shape != shape:
+            raise ValueError(f"mask shape {cells.shape} does not match the array {shape}")
+        return _Mask(cells)
+    return {tuple(int(i) for i in ix) for ix in cells}
+
+
 class Heatmap:
     """A tensor as rich tables; built lazily so truncation can use the console width."""
 
     def __init__(self, array: np.ndarray, title: str | None = None, *,
-                 highlight: Collection[tuple[int, ...]] = (),
-                 mark: Collection[tuple[int, ...]] = (),
+                 highlight: Collection[tuple[int, ...]] | np.ndarray = (),
+                 mark: Collection[tuple[int, ...]] | np.ndarray = (),
                  max_rows: int = 16, max_cols: int = 16, max_maps: int = 8,
                  axis_names: Sequence[str] = (), origin: Sequence[int] = (),
                  caption: str | None = None, stats: bool = True,
@@ -141,8 +162,8 @@ class Heatmap:
         if self.array.ndim == 0:
             self.array = self.array.reshape(1)
         self.title = title
-        self.highlight = {tuple(int(i) for i in ix) for ix in highlight}
-        self.mark = {tuple(int(i) for i in ix) for ix in mark}
+        self.highlight = _cells(highlight, self.array.shape)
+        self.mark = _cells(mark, self.array.shape)
         self.max_rows, self.max_cols, self.max_maps = max_rows, max_cols, max_maps
         self.axis_names = tuple(axis_names)
         self.origin = tuple(origin)
@@ -241,8 +262,8 @@ class Heatmap:
 
 
 def heatmap(array: np.ndarray, title: str | None = None, *,
-            highlight: Collection[tuple[int, ...]] = (),
-            mark: Collection[tuple[int, ...]] = (),
+            highlight: Collection[tuple[int, ...]] | np.ndarray = (),
+            mark: Collection[tuple[int, ...]] | np.ndarray = (),
             max_rows: int = 16, max_cols: int = 16, max_maps: int = 8,
             axis_names: Sequence[str] = (), origin: Sequence[int] = (),
             caption: str | None = None, stats: bool = True,
@@ -251,7 +272,8 @@ def heatmap(array: np.ndarray, title: str | None = None, *,
 
     array: (W,), (H, W), or (..., H, W) -> one table per leading index (labelled with
     `axis_names`, e.g. ("channel",) or ("filter", "channel"); at most `max_maps`).
-    highlight / mark: sets of full index tuples shown as [v] / v*.
+    highlight / mark: sets of full index tuples, or boolean arrays of the array's shape,
+    shown as [v] / v*.
     origin: label of the first row/column per axis (e.g. (-1, -1) for a padded input).
     scale: the |v| that gets the strongest colour (default: max |v| of `array`).
     Rows/columns beyond max_rows/max_cols (or the console width) are cut with "…".

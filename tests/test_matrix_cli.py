@@ -276,6 +276,17 @@ def test_too_large_for_the_memory_budget(tmp_path):
     assert "7.3 TB, over the memory budget" in bad("pool", huge)
 
 
+def test_json_output_is_refused_when_over_the_budget(tmp_path):
+    x = tmp_path / "x.npy"
+    np.save(x, np.ones((10, 10), dtype=np.int64))
+    env = {"NNCLI_MEMORY_BUDGET": "4K"}
+    assert ok_json("conv", x, "1", env={"NNCLI_MEMORY_BUDGET": "8K"})["shape"] == [10, 10]
+    assert "needs about" not in ok("conv", x, "1", env=env).stdout     # the table still fits
+    message = bad("conv", x, "1", "--json", env=env)
+    assert message.startswith("--json: printing 100 values as JSON needs about 6.2 KB, over "
+                              "the memory budget of 4.0 KB")
+
+
 def test_empty_stdin_and_json_object_without_output():
     assert bad("pool", "-", input="").startswith("INPUT: the matrix is empty")
     assert bad("pool", "-", input='{"loss": 1}').startswith(
@@ -338,6 +349,13 @@ def test_heatmap_one_d_three_d_and_marks():
     assert "channel 0" in text and "channel 1" in text and "8*" in text and "[4]" in text
     many = _render(render.heatmap(np.zeros((20, 2, 2)), "maps", max_maps=3))
     assert "17 more maps not shown" in many
+    mask = np.zeros((2, 3), dtype=bool)
+    mask[1, 2] = True
+    masked = _render(render.heatmap(np.arange(6).reshape(2, 3), "m", mark=mask,
+                                    highlight=mask))
+    assert "[5]*" in masked and "[4]" not in masked
+    with pytest.raises(ValueError, match="mask shape"):
+        render.heatmap(np.zeros((2, 2)), mark=mask)
 
 
 def test_number_formats_stats_and_bar():

@@ -58,8 +58,12 @@ def _pad_span(n: int, p: int) -> str:
 
 
 def _emit_json(payload: dict[str, Any]) -> None:
+    """Print payload as JSON, refusing first if its arrays would not fit the memory budget."""
     from nncli import io
 
+    values = sum(getattr(v, "size", 0) for v in payload.values())
+    io.check_budget(values * 64, "--json", f"printing {values} values as JSON",
+                    "drop --json for a summary, or use a smaller input")
     io.write_json(payload)
 
 
@@ -335,18 +339,18 @@ def pool(
 
 
 def _render_pool(x, y, winners, size: int, stride: int, mode: str) -> None:
+    import numpy as np
     from rich.text import Text
 
     from nncli import render
 
     out = render.console()
     h, wd = x.shape[-2:]
-    marks: set[tuple[int, ...]] = set()
+    marks = np.zeros(x.shape, dtype=bool)
     if winners is not None:
-        flat = winners.reshape(-1, winners.shape[-3] * winners.shape[-2], 2)
-        for ch, block in enumerate(flat):
-            for r, c in block.tolist():
-                marks.add((ch, r, c) if x.ndim == 3 else (r, c))
+        w3 = winners.reshape(-1, *winners.shape[-3:])                  # (C, Ho, Wo, 2)
+        ch = np.broadcast_to(np.arange(len(w3))[:, None, None], w3.shape[:-1])
+        marks.reshape(-1, h, wd)[ch, w3[..., 0], w3[..., 1]] = True
     note = ("v* = the input cell that won its window (first maximum in row-major order)"
             if mode == "max" else "each output cell is the mean of its window")
     out.print(render.heatmap(x, f"INPUT ({render.shape_str(x.shape)})", mark=marks,
@@ -380,7 +384,7 @@ def softmax(
 
       nncli softmax "1000 1001 1002"
 
-      nncli softmax -- -1 0 1 --temperature 0.5
+      nncli softmax -1 0 1 --temperature 0.5
 
       nncli softmax logits.npy --json
     """
