@@ -136,8 +136,8 @@ def _describe_ndims(ndims: tuple[int, ...]) -> str:
 
 def _as_path(source: str, name: str) -> tuple[Path | None, str | None]:
     """An existing file named by `source` (or by `file.npz:key`), else (None, None)."""
-    if not source.strip():
-        return None, None
+    if not source.strip() or _is_number(source):
+        return None, None                 # "5" is a value even if a file named 5 exists
     try:
         p = Path(source)
         if p.exists():
@@ -152,15 +152,18 @@ def _as_path(source: str, name: str) -> tuple[Path | None, str | None]:
     return None, None
 
 
-def _looks_like_path(source: str) -> bool:
-    s = source.strip()
-    if not s or re.search(r"[\s;,\[\]{}]", s):
-        return False
+def _is_number(s: str) -> bool:
     try:
         float(s)
-        return False
+        return True
     except ValueError:
-        pass
+        return False
+
+
+def _looks_like_path(source: str) -> bool:
+    s = source.strip()
+    if not s or re.search(r"[\s;,\[\]{}]", s) or _is_number(s):
+        return False
     return "/" in s or "\\" in s or re.search(r"\.[A-Za-z_]\w*(:.*)?$", s) is not None
 
 
