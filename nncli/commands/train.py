@@ -132,7 +132,7 @@ def _drive(trainer: Trainer, as_json: bool, resumed: bool) -> None:
     if trainer.epoch >= trainer.stop_epoch:
         console.print(f"nothing to train: '{trainer.run_dir}' has trained {trainer.epoch} of "
                       f"{trainer.stop_epoch} epochs; pass --epochs {trainer.epoch + 1} or more "
-                      f"to train further", style="yellow", markup=False)
+                      f"to train further", style="yellow", markup=False, soft_wrap=True)
         return
     view = TrainView(trainer, console)
     previous = None
@@ -216,7 +216,7 @@ class TrainView:
 
         t = self.trainer
         if isinstance(event, core.Started):
-            self.console.print(self._header(event))
+            self.console.print(self._header(event), soft_wrap=True)
             self._new_epoch(t.epoch + 1, t.batch)
         elif isinstance(event, core.BatchDone):
             if event.epoch != self.current:
@@ -315,7 +315,7 @@ class TrainView:
                 ("predict", f"nncli predict {_q(run)} --input FILE"),
                 ("continue" if t.epoch < spans else "train more",
                  f"nncli train --resume {_q(run)}{more}")):
-            out.print(Text.assemble((f"{label:<11} ", "bold"), command))
+            out.print(Text.assemble((f"{label:<11} ", "bold"), command), soft_wrap=True)
 
     def interrupted(self, event) -> None:
         from rich.text import Text
@@ -325,8 +325,10 @@ class TrainView:
                  f"in epoch {event.epoch} after batch {event.batch}/"
                  f"{t.batches_per_epoch()}")
         epochs = f" --epochs {t.stop_epoch}" if t.stop_epoch != t.settings["epochs"] else ""
-        self.err.print(Text(f"interrupted {where}; saved {event.checkpoint}", style="yellow"))
-        self.err.print(Text(f"resume with: nncli train --resume {_q(t.run_dir)}{epochs}"))
+        self.err.print(Text(f"interrupted {where}; saved {event.checkpoint}", style="yellow"),
+                       soft_wrap=True)
+        self.err.print(Text(f"resume with: nncli train --resume {_q(t.run_dir)}{epochs}"),
+                       soft_wrap=True)
 
     def hard_stop_hint(self) -> None:
         from rich.text import Text
@@ -337,7 +339,7 @@ class TrainView:
         if (t.run_dir / core.LAST).is_file():
             self.err.print(Text(f"stopped at once; the last checkpoint is "
                                 f"{t.run_dir / core.LAST}; resume with: nncli train "
-                                f"--resume {_q(t.run_dir)}", style="yellow"))
+                                f"--resume {_q(t.run_dir)}", style="yellow"), soft_wrap=True)
 
 
 def _stderr_console() -> Console:
@@ -367,8 +369,12 @@ def _summary(m: dict) -> str:
 
 # --------------------------------------------------------------------------- loss chart
 
+MARKS, BOTH = ("●", "◆"), "◉"
+
+
 def loss_chart(history: list[dict], width: int = 60, height: int = 12) -> Text:
-    """Train and val loss per epoch as a unicode chart: ● train, ◆ val, joined by dots.
+    """Train and val loss per epoch as a unicode chart: ● train, ◆ val (◉ both at one
+    point), each joined by dots.
     The y axis is logarithmic when the losses span more than a factor of 10."""
     from rich.text import Text
 
@@ -405,7 +411,10 @@ def loss_chart(history: list[dict], width: int = 60, height: int = 12) -> Text:
                 grid[r][c] = ("·", colour)
         for i, v in enumerate(ys):                  # the epochs themselves
             if v is not None:
-                grid[row_of(v)][col_of(i)] = (mark, colour)
+                r, c = row_of(v), col_of(i)
+                cell = grid[r][c]
+                both = cell is not None and cell[0] in MARKS and cell[0] != mark
+                grid[r][c] = (BOTH, "bold") if both else (mark, colour)
     labels = {height - 1: hi, 0: lo, (height - 1) // 2: lo + (hi - lo) * ((height - 1) // 2)
               / (height - 1)}
     gutter = max(len(_axis(v, log)) for v in labels.values())
@@ -414,6 +423,8 @@ def loss_chart(history: list[dict], width: int = 60, height: int = 12) -> Text:
     text.append(f"{title}   ", style="bold")
     for name, mark, colour, _ys in series:
         text.append(f"{mark} {name}  ", style=colour)
+    if any(cell and cell[0] == BOTH for row in grid for cell in row):
+        text.append(f"{BOTH} both", style="bold")
     text.append("\n")
     for r in range(height - 1, -1, -1):
         label = _axis(labels[r], log) if r in labels else ""
