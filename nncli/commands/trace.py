@@ -301,14 +301,14 @@ def _fmt(v: float | None, digits: int = 4) -> str:
     return format_float(v, digits) if math.isfinite(v) else str(v)
 
 
-def _fmt_log10(v: float | None) -> str:
+def _fmt_log10(v: float | None, digits: int = 4) -> str:
     """A norm given as log10, exact even beyond float range: 1.2e-400."""
     if v is None or v == -math.inf:
         return "0"
     if -300 < v < 300:
-        return _fmt(10.0 ** v)
+        return _fmt(10.0 ** v, digits)
     exp = math.floor(v)
-    return f"{10 ** (v - exp):.3g}e{exp:+d}"
+    return f"{10 ** (v - exp):.{min(digits, 3)}g}e{exp:+d}"
 
 
 def _precise(v: float | None) -> str:
@@ -608,26 +608,28 @@ def _show_one(console, run: Trace, all_steps: bool) -> None:
 
 def _show_many(console, runs: list[Trace], all_steps: bool) -> None:
     from rich import box
+    from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
 
     first = runs[0]
     m = first.model
     console.print(f"[bold]{len(runs)} runs[/] on the same input ({m['steps']} steps x "
-                  f"{m['input_size']}, batch {m['batch']}; input: {m['input']}); loss at "
-                  f"{first.loss_at} step{'s' if first.loss_at == 'every' else ''}")
+                  f"{m['input_size']}, batch {m['batch']}; {escape(m['input'])}); loss at "
+                  f"{'every step' if first.loss_at == 'every' else 'the last step'}; rate r "
+                  f"per step back: < 0.95 vanishing, > 1.05 exploding")
     summary = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
-    for name in ("run", "λ1(U)", "rate r", "verdict", "‖∂L/∂s_1‖", "‖∂L/∂s_T‖",
-                 "‖∂s_T/∂s_1‖", "bound", "gate mean"):
+    for name in ("run", "λ1", "r", "verdict", "‖∂L/∂s_1‖", "‖∂s_T/∂s_1‖", "bound",
+                 "gate"):
         summary.add_column(name, justify="left" if name in ("run", "verdict") else "right",
-                           no_wrap=name == "run")
+                           no_wrap=True)
     for r in runs:
         v = r.fit["verdict"]
-        gate = (f"{sum(r.gates['mean']) / len(r.gates['mean']):.3f}" if r.gates else "-")
-        summary.add_row(r.label, _fmt(r.bound["sigma_max"]), _fmt(r.fit["rate"]),
-                        Text(v, style=VERDICT_STYLE[v]), _fmt(r.grad_norm[0]),
-                        _fmt(r.grad_norm[-1]), _fmt_log10(r.jacobian_product_log10[0]),
-                        _fmt_log10(r.bound["log10"][0]), gate)
+        gate = f"{sum(r.gates['mean']) / len(r.gates['mean']):.2f}" if r.gates else "-"
+        summary.add_row(r.label, _fmt(r.bound["sigma_max"], 3), _fmt(r.fit["rate"], 3),
+                        Text(v, style=VERDICT_STYLE[v]), _fmt(r.grad_norm[0], 3),
+                        _fmt_log10(r.jacobian_product_log10[0], 3),
+                        _fmt_log10(r.bound["log10"][0], 3), gate)
     console.print(summary)
     heading = "‖∂L/∂s_t‖ side by side" + _rows_note(len(first.t), all_steps)
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
