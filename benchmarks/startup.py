@@ -16,6 +16,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,8 +33,22 @@ def entry_point() -> str:
     return found
 
 
-def time_runs(cmd: list[str], runs: int, stdin: str | None = None) -> list[float]:
+def bench_env(bytecode_cache: bool) -> dict[str, str]:
+    """NO_COLOR, and a bytecode cache in a temp folder (as an installed package has one).
+
+    With PYTHONDONTWRITEBYTECODE set (as in some sandboxes) every run would recompile
+    nncli's modules, which is not what a user's installed copy does.
+    """
     env = {**os.environ, "NO_COLOR": "1"}
+    if bytecode_cache:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "nncli-bench-pycache")
+    return env
+
+
+def time_runs(cmd: list[str], runs: int, env: dict[str, str], stdin: str | None = None
+              ) -> list[float]:
+    subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=env)  # warm-up
     times = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -48,8 +63,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--runs", type=int, default=15)
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--no-bytecode-cache", action="store_true",
+                        help="keep PYTHONDONTWRITEBYTECODE as it is (cold compiles)")
     args = parser.parse_args()
     exe = entry_point()
+    env = bench_env(not args.no_bytecode_cache)
     conv_json = subprocess.run([exe, "conv", A, K, "--json"], capture_output=True,
                                text=True).stdout
     cases = [
@@ -64,11 +82,13 @@ def main() -> None:
                                               "2"], conv_json, None),
         ("nncli softmax 1000 1001 1002", [exe, "softmax", "1000", "1001", "1002"], None, None),
     ]
-    print(f"entry point: {exe}  ({args.runs} runs each, wall seconds; {os.cpu_count()} CPUs)")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"entry point: {exe}  ({args.runs} runs each, wall seconds; {os.cpu_count()} CPUs, "
+          f"load average {load:.2f})")
     print(f"{'command':40} {'median':>7} {'min':>7} {'max':>7}  target")
     failed = False
     for label, cmd, stdin, target in cases:
-        t = time_runs(cmd, args.runs, stdin)
+        t = time_runs(cmd, args.runs, env, stdin)
         med = statistics.median(t)
         verdict = ""
         if target is not None:
