@@ -177,6 +177,12 @@ def test_three_d_input_sums_over_channels_and_four_d_kernel_gives_maps():
     assert "filter 3" in text and "channel 2" in text and e["expression"] in text
 
 
+def test_large_integers_never_wrap_around():
+    big = 2**52
+    y = ok_json("conv", f"[[{big}, {big}]]", f"[[{big}]]")["output"]
+    assert y == [[float(big) ** 2, float(big) ** 2]]          # computed in float64, no wrap
+
+
 def test_negative_numbers_are_arguments_not_options():
     assert ok_json("conv", "1 2; 3 4", "-1 1; 1 -1")["output"] == [[0]]
     assert ok_json("softmax", "-1", "0", "1")["values"] == [-1, 0, 1]
@@ -233,6 +239,7 @@ BAD = [
     (("conv", "-", "-"), "KERNEL: only one of INPUT and KERNEL can be - (standard input)"),
     (("conv", A, K, "--padding", "1000000"), "INPUT: convolving the 5x5 input (padded "
                                              "2000005x2000005, output 1x2000004x2000004) needs"),
+    (("conv", "1e200 1e200", "1e200"), "INPUT: the result overflows a 64-bit float"),
     (("pool", A, "--size", "0"), "--size: expected an integer >= 1, got 0"),
     (("pool", A, "--stride", "0"), "--stride: expected an integer >= 1, got 0"),
     (("pool", A, "--mode", "min"), "--mode: expected max or avg, got 'min'"),
