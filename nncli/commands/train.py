@@ -182,7 +182,7 @@ class TrainView:
                        if layer.params]
         self.classify = trainer.model.loss_name == "cross_entropy"
         self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(bar_width=30), MofNCompleteColumn(),
+            TextColumn("{task.description}"), BarColumn(bar_width=20), MofNCompleteColumn(),
             TextColumn("batches · loss {task.fields[loss]} · {task.fields[speed]}"),
             console=console)
         self.task = self.progress.add_task("", total=1, loss="…", speed="")
@@ -190,7 +190,8 @@ class TrainView:
         self.current = 0
         self.started = self.epoch_started = time.perf_counter()
         self.epoch_first_batch = 0
-        self.live = Live(self._renderable(), console=console, refresh_per_second=8)
+        self._new_epoch(trainer.epoch + 1, trainer.batch)
+        self.live = Live(self._renderable(), console=console, refresh_per_second=4)
 
     # ---- live part ---------------------------------------------------------------------
     def __enter__(self) -> TrainView:
@@ -217,7 +218,6 @@ class TrainView:
         t = self.trainer
         if isinstance(event, core.Started):
             self.console.print(self._header(event), soft_wrap=True)
-            self._new_epoch(t.epoch + 1, t.batch)
         elif isinstance(event, core.BatchDone):
             if event.epoch != self.current:
                 self._new_epoch(event.epoch, event.batch - 1)
