@@ -3,6 +3,7 @@
     python benchmarks/layers.py                 # table: median ms per forward+backward
     python benchmarks/layers.py --json          # the same as JSON on stdout
     python benchmarks/layers.py --case conv --dtype float32 --repeats 50
+    python benchmarks/layers.py --threads 1     # both sides single-threaded (less noise)
 
 Each case is timed as the median of --repeats runs after --warmup runs, nncli and torch
 interleaved run by run (other work on the machine then slows both alike; the header shows
@@ -21,6 +22,8 @@ rnn and gru-lite <= 0.5.
 from __future__ import annotations
 
 import argparse
+import ctypes
+import glob
 import json
 import os
 import platform
@@ -166,11 +169,44 @@ def run(cases, dtypes, warmup: int, repeats: int, use_torch: bool) -> list[Row]:
     return rows
 
 
+def _openblas():
+    """numpy's bundled OpenBLAS through ctypes (best effort; None if not found)."""
+    here = os.path.dirname(np.__file__)
+    for path in glob.glob(os.path.join(here, "..", "numpy.libs", "*openblas*")):
+        try:
+            return ctypes.CDLL(path)
+        except OSError:
+            continue
+    return None
+
+
+def _blas_fn(name: str, restype=ctypes.c_int):
+    """An OpenBLAS function by its plain name (e.g. 'get_corename'), or None."""
+    lib = _openblas()
+    for prefix, suffix in (("scipy_openblas_", "64_"), ("openblas_", "64_"), ("openblas_", "")):
+        fn = getattr(lib, f"{prefix}{name}{suffix}", None) if lib is not None else None
+        if fn is not None:
+            fn.restype = restype
+            return fn
+    return None
+
+
+def set_numpy_threads(n: int) -> bool:
+    """Set OpenBLAS's thread count at run time (the env var only works before import)."""
+    fn = _blas_fn("set_num_threads", restype=None)
+    if fn is not None:
+        fn(ctypes.c_int(n))
+    return fn is not None
+
+
 def environment() -> dict:
+    core_fn, threads_fn = _blas_fn("get_corename", ctypes.c_char_p), _blas_fn("get_num_threads")
+    core = core_fn() if core_fn else None
     env = {"python": platform.python_version(), "numpy": np.__version__,
            "cpus": os.cpu_count(), "load_avg_1min": round(os.getloadavg()[0], 2),
-           "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
-           "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS")}
+           "openblas_core": core.decode() if core else None,
+           "openblas_threads": threads_fn() if threads_fn else None,
+           "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")}
     if torch is not None:
         env |= {"torch": torch.__version__, "torch_threads": torch.get_num_threads()}
     return env
@@ -201,13 +237,18 @@ def main(argv=None) -> int:
     parser.add_argument("--dtype", choices=["float32", "float64"], action="append",
                         help="default: both")
     parser.add_argument("--no-torch", action="store_true", help="skip torch even if present")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                        help="threads for torch and for numpy's OpenBLAS (default: all cores)")
     args = parser.parse_args(argv)
     cases = [c for c in CASES if not args.case or any(s in c.name for s in args.case)]
     dtypes = [{"float32": np.float32, "float64": np.float64}[d]
               for d in (args.dtype or ["float32", "float64"])]
     use_torch = torch is not None and not args.no_torch
     if use_torch:
-        torch.set_num_threads(os.cpu_count() or 1)
+        torch.set_num_threads(args.threads)
+    if args.threads != (os.cpu_count() or 1) and not set_numpy_threads(args.threads):
+        print("warning: could not set OpenBLAS threads; set OPENBLAS_NUM_THREADS instead",
+              file=sys.stderr)
     rows = run(cases, dtypes, args.warmup, args.repeats, use_torch)
     env = environment()
     if args.json:
