@@ -4,14 +4,17 @@
     python benchmarks/startup.py -n 31 -v   # more runs, show every command
 
 Targets (2-core machine): `nncli --help` < 0.25 s, `nncli conv` on the seed example < 0.3 s.
-Speed is measured here, never asserted in tests. The entry point next to the running Python
-is preferred over PATH, because a pyenv shim on PATH adds ~0.1 s of bash start-up.
+Speed is measured here, never asserted in tests. The `cpu` column (user + sys of the child)
+is less disturbed by other load on the machine than the wall times; check the load average.
+The entry point next to the running Python is preferred over PATH, because a pyenv shim on
+PATH adds ~0.1 s of bash start-up.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -47,16 +50,20 @@ def bench_env(bytecode_cache: bool) -> dict[str, str]:
 
 
 def time_runs(cmd: list[str], runs: int, env: dict[str, str], stdin: str | None = None
-              ) -> list[float]:
+              ) -> tuple[list[float], list[float]]:
+    """Wall seconds and CPU seconds (user + sys) of each run."""
     subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=env)  # warm-up
-    times = []
+    times, cpu = [], []
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         done = subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=env)
         times.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         if done.returncode != 0:
             sys.exit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr}")
-    return times
+    return times, cpu
 
 
 def main() -> None:
@@ -85,16 +92,17 @@ def main() -> None:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"entry point: {exe}  ({args.runs} runs each, wall seconds; {os.cpu_count()} CPUs, "
           f"load average {load:.2f})")
-    print(f"{'command':40} {'median':>7} {'min':>7} {'max':>7}  target")
+    print(f"{'command':40} {'median':>7} {'min':>7} {'max':>7} {'cpu':>7}  target (wall median)")
     failed = False
     for label, cmd, stdin, target in cases:
-        t = time_runs(cmd, args.runs, env, stdin)
+        t, cpu = time_runs(cmd, args.runs, env, stdin)
         med = statistics.median(t)
         verdict = ""
         if target is not None:
             verdict = f"< {target:.2f}  {'ok' if med < target else 'SLOW'}"
             failed |= med >= target
-        print(f"{label:40} {med:7.3f} {min(t):7.3f} {max(t):7.3f}  {verdict}")
+        print(f"{label:40} {med:7.3f} {min(t):7.3f} {max(t):7.3f} "
+              f"{statistics.median(cpu):7.3f}  {verdict}")
         if args.verbose:
             print("   ", " ".join(cmd))
     sys.exit(1 if failed else 0)
