@@ -426,8 +426,8 @@ def trace(model: Model, x: np.ndarray, target: np.ndarray, *, layer: int | None 
     target = _targets(model, target, sliced)
     if len(target) != len(x):
         raise InputError(f"--target: {len(target)} samples for {len(x)} input sequences")
-    n, steps = x.shape[0], model.input_shape[0]
-    h = rec.hidden
+    n, h = x.shape[0], rec.hidden
+    steps = (model.input_shape if idx == 0 else model.shapes[idx - 1])[0]
     from nncli.io import check_budget
 
     check_budget(3 * n * steps * h * h * 8, "--input", f"the Jacobians of {n} x {steps} "
