@@ -3,6 +3,8 @@
 A weights file holds `<layer index>.<param>` arrays (a torch Sequential's state_dict keys).
 A checkpoint adds the optimiser's velocities under `optim/<key>` and a JSON `meta` record
 (epoch, position in the epoch, random state, metrics so far) stored as a plain string array.
+Both may carry a text model's vocabulary (`vocab`, `vocab_tokens`: unicode arrays, see
+nncli/text.py), which is not a parameter: load_weights and load_checkpoint leave it out.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from nncli.io import atomic_write
 
 OPTIM_PREFIX = "optim/"
 META_KEY = "meta"
+VOCAB_KEYS = ("vocab", "vocab_tokens")
 
 
 def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -43,21 +46,33 @@ def read_npz(path: Path, what: str) -> dict[str, np.ndarray]:
                          f"({type(err).__name__}: {err}); is it truncated?") from None
 
 
-def save_weights(path: Path, params: dict[str, np.ndarray]) -> None:
-    save_npz(path, params)
+def save_weights(path: Path, params: dict[str, np.ndarray],
+                 extra: dict[str, np.ndarray] | None = None) -> None:
+    """params, plus `extra` non-parameter arrays (a text model's vocabulary)."""
+    save_npz(path, {**params, **(extra or {})})
 
 
 def load_weights(path: Path, what: str = "--weights") -> dict[str, np.ndarray]:
-    """The parameter arrays of a weights file or a checkpoint (optimiser state dropped)."""
+    """The parameter arrays of a weights file or a checkpoint (optimiser state, meta and
+    vocabulary dropped)."""
     arrays = read_npz(path, what)
-    return {k: v for k, v in arrays.items() if not k.startswith(OPTIM_PREFIX) and k != META_KEY}
+    return {k: v for k, v in arrays.items() if not k.startswith(OPTIM_PREFIX)
+            and k != META_KEY and k not in VOCAB_KEYS}
+
+
+def load_vocab_arrays(path: Path, what: str = "--weights") -> dict[str, np.ndarray]:
+    """The vocabulary arrays of a weights file or checkpoint ({} if it has none)."""
+    arrays = read_npz(path, what)
+    return {k: arrays[k] for k in VOCAB_KEYS if k in arrays}
 
 
 def save_checkpoint(path: Path, params: dict[str, np.ndarray],
-                    velocity: dict[str, np.ndarray], meta: dict) -> None:
+                    velocity: dict[str, np.ndarray], meta: dict,
+                    extra: dict[str, np.ndarray] | None = None) -> None:
     arrays = dict(params)
     arrays.update({OPTIM_PREFIX + k: v for k, v in velocity.items()})
     arrays[META_KEY] = np.array(json.dumps(meta))
+    arrays.update(extra or {})
     save_npz(path, arrays)
 
 
@@ -73,4 +88,6 @@ def load_checkpoint(path: Path, what: str = "checkpoint"
         raise InputError(f"{what}: '{path}' has a corrupt meta record") from None
     velocity = {k[len(OPTIM_PREFIX):]: arrays.pop(k) for k in list(arrays)
                 if k.startswith(OPTIM_PREFIX)}
+    for key in VOCAB_KEYS:
+        arrays.pop(key, None)
     return arrays, velocity, meta

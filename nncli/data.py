@@ -15,6 +15,8 @@ Options and their defaults (train/val/test are sample counts; val and test may b
     bars    size: 8    noise: 0.1  train: 1000  val: 200  test: 200
     path:   task: (classification if y holds integers >= 0, else regression)
             split: [0.8, 0.1, 0.1]  shape: (none)  target: last (.csv/.npy only)
+
+Text datasets (`sonnets`, `agreement`, `path: FILE.txt`) are read by nncli/text.py.
 """
 
 from __future__ import annotations
@@ -43,6 +45,11 @@ BUILTIN_DATASETS: dict[str, str] = {
     "target (N, 1) = sum of the two marked values",
     "sine": "next value of a sine wave of random phase and frequency: x (N, T, 1), target (N, 1)",
     "bars": "horizontal (0) or vertical (1) bars in noise: x (N, 1, S, S), 2 classes",
+}
+# Text datasets (nncli/text.py): x (N, T) token ids, y (N, T) the next token at every step.
+TEXT_DATASETS: dict[str, str] = {
+    "sonnets": "Shakespeare's sonnets (data/sonnets.txt), by character or word",
+    "agreement": "sentences of a seeded grammar with subject-verb agreement across clauses",
 }
 
 _COUNTS = {"adding": (10000, 1000, 1000), "sine": (2000, 400, 400), "bars": (1000, 200, 200)}
@@ -85,6 +92,7 @@ class Dataset:
     train: Split
     val: Split
     test: Split
+    vocab: Any = None   # a text dataset's nncli.text.Vocab (ids <-> tokens), else None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -117,6 +125,10 @@ def load_dataset(cfg: dict | str, base_dir: Path, seed: int) -> Dataset:
         raise InputError(
             "data: give exactly one of 'name:' (a built-in dataset) or 'path:' (a file)"
         )
+    from nncli import text  # text datasets live there (it imports this module)
+
+    if text.is_text_config(cfg):
+        return text.load_text_dataset(cfg, Path(base_dir), int(seed))
     if "path" in cfg:
         opts = _options(cfg, _FILE_OPTIONS, "a data file", extra="path")
         return _load_file(cfg["path"], opts, Path(base_dir), int(seed))
@@ -139,9 +151,10 @@ def load_dataset(cfg: dict | str, base_dir: Path, seed: int) -> Dataset:
 
 
 def _unknown_name_message(name: Any) -> str:
-    valid = ", ".join(sorted(BUILTIN_DATASETS))
+    names = [*BUILTIN_DATASETS, *TEXT_DATASETS]
+    valid = f"{', '.join(sorted(BUILTIN_DATASETS))}; text: {', '.join(sorted(TEXT_DATASETS))}"
     text = str(name)
-    close = difflib.get_close_matches(text, BUILTIN_DATASETS, n=1)
+    close = difflib.get_close_matches(text, names, n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else f"; valid names: {valid}"
     if Path(text).suffix.lower() in FILE_SUFFIXES:
         hint += f"; to read a file write 'data: {{path: {text}}}'"
@@ -260,7 +273,8 @@ def _load_file(raw: Any, opts: dict, base_dir: Path, seed: int) -> Dataset:
     if suffix not in FILE_SUFFIXES:
         raise InputError(
             f"data.path: cannot read '{raw}': expected a .npz (arrays x and y), "
-            "a .csv or a .npy (a numeric table whose first or last column is the target)"
+            "a .csv or a .npy (a numeric table whose first or last column is the target); "
+            "for text to train a language model on, add 'tokens: chars' or 'tokens: words'"
         )
     if not path.is_file():
         raise InputError(

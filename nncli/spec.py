@@ -17,6 +17,10 @@ values go under `params:` (e.g. `params: {weight: [[2.0]]}`). Every error names 
 line and spec path: `model.yaml:7 layers[1]: unknown layer 'cnov' (did you mean 'conv'?)`.
 Sections other than the model's (`data`, `train`) are kept raw for the training code, which
 reports its own errors through `Spec.error`.
+
+For a text dataset, `embedding: {vocab: vocab}` (the default) and `dense: {units: vocab}`
+stand for the size of its vocabulary, which is built from the data when the spec is loaded
+(or given by the caller: `complete` passes the vocabulary stored with the weights).
 """
 
 from __future__ import annotations
@@ -39,9 +43,10 @@ REQUIRED = object()
 ACTIVATION_NAMES = tuple(L.ACTIVATIONS)
 
 # layer name -> {option: (kind, default)}; kind is "int>=1", "int>=0", "bool", a tuple of
-# allowed strings, "gate" (null or a number in [0, 1]) or "params" (name -> nested list).
+# allowed strings, "gate" (null or a number in [0, 1]), "params" (name -> nested list) or
+# "int>=1|vocab" (a number, or `vocab`: the size of the text dataset's vocabulary).
 LAYER_OPTIONS: dict[str, dict[str, tuple[Any, Any]]] = {
-    "dense": {"units": ("int>=1", REQUIRED), "bias": ("bool", True),
+    "dense": {"units": ("int>=1|vocab", REQUIRED), "bias": ("bool", True),
               "activation": (ACTIVATION_NAMES, "identity"), "params": ("params", None)},
     "conv": {"filters": ("int>=1", REQUIRED), "kernel": ("int>=1", REQUIRED),
              "stride": ("int>=1", 1), "padding": ("int>=0", 0), "bias": ("bool", True),
@@ -55,6 +60,8 @@ LAYER_OPTIONS: dict[str, dict[str, tuple[Any, Any]]] = {
     "gru-lite": {"hidden": ("int>=1", REQUIRED), "bias": ("bool", True),
                  "return": (("all", "last"), "all"), "gate": ("gate", None),
                  "params": ("params", None)},
+    "embedding": {"vocab": ("int>=1|vocab", "vocab"), "dim": ("int>=1", REQUIRED),
+                  "params": ("params", None)},
     **{name: {} for name in ACTIVATION_NAMES},
 }
 LOSS_OPTIONS = {"mse": {"reduction": (("sum", "mean"), "sum")},
@@ -88,6 +95,7 @@ class Spec:
     fixed: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
     loss: str = "mse"
     reduction: str = "sum"
+    vocab: Any = None       # a text model's nncli.text.Vocab, when a layer says `vocab`
 
     def where(self, path: tuple) -> str:
         """'model.yaml:7 layers[1]' — the file, the line of the nearest known node, the path."""
@@ -178,11 +186,14 @@ def _read_yaml(path: Path) -> tuple[Any, dict[tuple, int]]:
     return data, lines
 
 
-def load_spec(path: str | Path) -> Spec:
-    """Read and validate a YAML spec file (no shapes yet: `Spec.build` infers them)."""
+def load_spec(path: str | Path, vocab: Any = None) -> Spec:
+    """Read and validate a YAML spec file (no shapes yet: `Spec.build` infers them).
+
+    vocab: the nncli.text.Vocab that `vocab` sizes stand for; by default the data's."""
     path = Path(path)
     data, lines = _read_yaml(path)
-    spec = Spec(path=path, raw=data if isinstance(data, dict) else {}, lines=lines)
+    spec = Spec(path=path, raw=data if isinstance(data, dict) else {}, lines=lines,
+                vocab=vocab)
     if not isinstance(data, dict):
         raise InputError(f"{path.name}: expected a mapping with 'input', 'layers' and 'loss' "
                          f"at the top level, got {type(data).__name__}")
@@ -231,6 +242,7 @@ def _layers(spec: Spec, data: dict) -> list[L.Layer]:
             raise spec.error(("layers", i, kind), f"expected a mapping of options, got "
                              f"{opts!r}")
         values = check_options(spec, ("layers", i, kind), opts, LAYER_OPTIONS[kind])
+        values = _resolve_vocab(spec, ("layers", i, kind), values)
         fixed = values.pop("params", None)
         if fixed:
             spec.fixed[i] = fixed
@@ -239,6 +251,27 @@ def _layers(spec: Spec, data: dict) -> list[L.Layer]:
                              "classifier's scores into probabilities)")
         built.append(_make_layer(kind, values))
     return built
+
+
+def _resolve_vocab(spec: Spec, path: tuple, values: dict) -> dict:
+    """Replace `vocab` option values by the vocabulary's size (built from the data once)."""
+    keys = [k for k, v in values.items() if isinstance(v, str) and v == "vocab"]
+    if not keys:
+        return values
+    if spec.vocab is None:
+        from nncli import text
+
+        cfg = spec.raw.get("data")
+        cfg = {"name": cfg} if isinstance(cfg, str) else cfg
+        if not isinstance(cfg, dict) or not text.is_text_config(cfg):
+            raise spec.error((*path, keys[0]), "'vocab' means the size of a text dataset's "
+                             "vocabulary, but data: is not a text dataset (e.g. 'data: "
+                             "{name: sonnets, tokens: chars}'); give a number instead")
+        try:
+            spec.vocab = text.text_streams(cfg, spec.base_dir, spec.seed).vocab
+        except InputError as err:
+            raise InputError(f"{spec.where(('data',))}: {err}") from None
+    return {**values, **dict.fromkeys(keys, len(spec.vocab))}
 
 
 def _make_layer(kind: str, v: dict) -> L.Layer:
@@ -257,6 +290,8 @@ def _make_layer(kind: str, v: dict) -> L.Layer:
         return L.RNN(v["hidden"], v["bias"], v["return"] == "all")
     if kind == "gru-lite":
         return L.GruLite(v["hidden"], v["bias"], v["return"] == "all", v["gate"])
+    if kind == "embedding":
+        return L.Embedding(v["vocab"], v["dim"])
     return L.Activation(kind)
 
 
@@ -297,6 +332,13 @@ def _check(spec: Spec, path: tuple, value: Any, kind: Any) -> Any:
         if value not in kind:
             raise spec.error(path, f"expected one of {', '.join(kind)}, got {value!r}"
                              f"{_suggest(value, kind)}")
+        return value
+    if kind == "int>=1|vocab":
+        if isinstance(value, str) and value == "vocab":
+            return value
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise spec.error(path, f"expected an integer >= 1 or 'vocab' (the size of the "
+                             f"text dataset's vocabulary), got {value!r}")
         return value
     if kind.startswith("int>="):
         low = int(kind[5:])

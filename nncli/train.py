@@ -129,7 +129,18 @@ def evaluate(model: Model, split: Split, batch_size: int = 256) -> dict:
     if classify:
         out["accuracy"] = correct / split.y.size
         out["confusion"] = confusion.tolist()
+    if perplexity(model, out["loss"]) is not None:
+        out["perplexity"] = perplexity(model, out["loss"])
     return out
+
+
+def perplexity(model: Model, loss: float | None) -> float | None:
+    """exp(cross-entropy per token) for a model that predicts a class at every step (a
+    language model: output (T, K)), from its loss per sample; None for other models."""
+    if loss is None or model.loss_name != "cross_entropy" or len(model.output_shape) != 2:
+        return None
+    per_token = loss if model.reduction == "mean" else loss / model.output_shape[0]
+    return math.exp(min(per_token, 700.0))
 
 
 def _per_sample_weight(model: Model, batch: int) -> float:
@@ -183,7 +194,8 @@ class Trainer:
         meta = {"epoch": self.epoch, "batch": self.batch, "epoch_rng": self.epoch_rng_state,
                 "partial": self.partial, "history": self.history, "best": self.best,
                 "model": self.spec.name}
-        save_checkpoint(path, self.model.named_params(), self.optim.velocity, meta)
+        vocab = self.data.vocab.arrays() if self.data.vocab is not None else None
+        save_checkpoint(path, self.model.named_params(), self.optim.velocity, meta, vocab)
 
     def _write_metrics(self) -> None:
         lines = "".join(_json_line(m) for m in self.history)
@@ -263,10 +275,14 @@ class Trainer:
         metrics = {"epoch": self.epoch, "train_loss": p["loss"] / p["count"]}
         if p["labels"]:
             metrics["train_accuracy"] = p["correct"] / p["labels"]
+        if perplexity(self.model, metrics["train_loss"]) is not None:
+            metrics["train_perplexity"] = perplexity(self.model, metrics["train_loss"])
         val = evaluate(self.model, self.data.val)
         metrics["val_loss"] = val["loss"]
         if "accuracy" in val:
             metrics["val_accuracy"] = val["accuracy"]
+        if "perplexity" in val:
+            metrics["val_perplexity"] = val["perplexity"]
         metrics["lr"] = lr
         metrics["seconds"] = round(p["seconds"], 4)
         metrics["grad_norms"] = {f"{i}.{layer.kind}": p["norms"][i] / nb

@@ -65,10 +65,10 @@ def init_cmd(
     from nncli.checkpoint import save_weights
     from nncli.errors import InputError
 
-    _, model = load_model(config, None)
+    spec, model = load_model(config, None)
     if out.exists() and not force:
         raise InputError(f"--out: '{out}' already exists; pass --force to overwrite it")
-    save_weights(out, model.named_params())
+    save_weights(out, model.named_params(), spec.vocab.arrays() if spec.vocab else None)
     typer.echo(f"wrote {model.num_params()} parameters in {len(model.named_params())} "
                f"arrays to {out}", err=True)
 

@@ -1,0 +1,366 @@
+"""`nncli complete` and `nncli agreement`: look inside a trained text model's next-token
+predictions. The core is nncli/text.py; this file parses options and renders.
+numpy and rich are imported inside the functions so `nncli --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from nncli.cli import app
+from nncli.errors import InputError
+
+MODEL_HELP = ("A model spec (YAML) with --weights, or a run folder made by 'nncli train' "
+              "(its config.yaml and best.npz).")
+WEIGHTS_HELP = ("Weights or checkpoint (.npz) holding the vocabulary, as 'nncli train' writes "
+                "for a text dataset. Default for a run folder: best.npz, else last.npz.")
+JSON = typer.Option(False, "--json", help="Print plain JSON on stdout instead of tables.")
+EXPLAIN_K = 5            # candidates shown per step by --explain without --top-k
+CONTEXT_CHARS = 18       # characters of context shown per step by --explain
+
+
+def load_text_model(config: Path, weights: Path | None, what: str = "CONFIG"):
+    """(spec, model with weights, vocab, weights path) for a spec + weights or a run folder.
+    The vocabulary comes from the weights file and sizes the spec's `vocab` layers."""
+    from nncli import text
+    from nncli.checkpoint import load_vocab_arrays, load_weights
+    from nncli.spec import load_spec
+
+    if config.is_dir():
+        spec_path = config / "config.yaml"
+        if not spec_path.is_file():
+            raise InputError(f"{what}: '{config}' is a folder without config.yaml; pass a "
+                             f"spec YAML with --weights, or a run folder made by 'nncli train'")
+        if weights is None:
+            weights = next((config / n for n in ("best.npz", "last.npz")
+                            if (config / n).is_file()), None)
+            if weights is None:
+                raise InputError(f"--weights: the run folder '{config}' has no best.npz or "
+                                 f"last.npz yet; train it first or pass --weights")
+    else:
+        spec_path = config
+        if weights is None:
+            raise InputError(f"--weights: required with a spec file ({config}), e.g. "
+                             f"--weights runs/NAME/best.npz; or pass the run folder instead")
+    source = f"--weights {weights}"
+    vocab = text.Vocab.from_arrays(load_vocab_arrays(weights, "--weights"), source)
+    spec = load_spec(spec_path, vocab=vocab)
+    model = spec.build()
+    model.load_state(load_weights(weights), source=source)
+    text.check_text_model(model, vocab, source)
+    return spec, model, vocab, weights
+
+
+def _epoch(path: Path) -> int | None:
+    import json
+
+    from nncli.checkpoint import META_KEY, read_npz
+
+    meta = read_npz(path, "--weights").get(META_KEY)
+    try:
+        return int(json.loads(str(meta))["epoch"]) if meta is not None else None
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+# =========================================================================== complete
+
+@app.command("complete")
+def complete_cmd(
+    config: Path = typer.Argument(..., metavar="CONFIG", show_default=False, help=MODEL_HELP),
+    weights: Path | None = typer.Option(None, "--weights", "-w", metavar="FILE",
+                                        help=WEIGHTS_HELP),
+    prompt: str = typer.Option(..., "--prompt", "-p", show_default=False,
+                               help="The text to continue: characters or words of the "
+                               "model's vocabulary."),
+    length: int = typer.Option(80, "--length", "-n", metavar="N",
+                               help="Tokens to add (characters or words, as the model reads)."),
+    temperature: float = typer.Option(1.0, "--temperature", "-t", metavar="T",
+                                      help="Sample from P^(1/T): below 1 safer, above 1 "
+                                      "wilder; 0 is greedy (always the most likely token)."),
+    top_k: int | None = typer.Option(None, "--top-k", "-k", metavar="K",
+                                     help="Sample only among the K most likely tokens; "
+                                     "--explain shows K candidates (default 5)."),
+    seed: int = typer.Option(0, "--seed", metavar="S", help="Seed of the sampling: the same "
+                             "seed and options give the same text."),
+    explain: bool = typer.Option(False, "--explain", help="For every generated token, a "
+                                 "row of the most likely candidates and their probabilities."),
+    skip_unknown: bool = typer.Option(False, "--skip-unknown", help="Drop prompt characters "
+                                      "or words the vocabulary lacks (default: an error "
+                                      "naming them)."),
+    as_json: bool = JSON,
+) -> None:
+    """Continue a prompt with a trained text model, one sampled token at a time.
+
+    The model reads at most its input length ('window') of tokens, the context it was
+    trained on: a longer prompt or text is cut to its last window tokens, and each step
+    runs the recurrent layer from state 0 over them, as in training.
+
+    Tokens the vocabulary lacks are an error (exit 2) naming them and the nearest known
+    ones; --skip-unknown drops them instead. The vocabulary is stored with the weights.
+
+    [bold]Examples[/]
+
+      nncli complete runs/chars --prompt "Shall I compare thee" --length 120
+
+      nncli complete runs/chars --prompt "From fairest" -n 20 --temperature 0 --explain
+
+      nncli complete runs/agreement --prompt "the dogs that the cat" -n 3 --explain
+    """
+    from nncli import text
+
+    if length < 1:
+        raise InputError(f"--length: expected an integer >= 1, got {length}")
+    if not math.isfinite(temperature) or temperature < 0:
+        raise InputError(f"--temperature: expected a number >= 0 (0 = greedy), got "
+                         f"{temperature}")
+    if top_k is not None and top_k < 1:
+        raise InputError(f"--top-k: expected an integer >= 1, got {top_k}")
+    if seed < 0:
+        raise InputError(f"--seed: expected an integer >= 0, got {seed}")
+    spec, model, vocab, weights = load_text_model(config, weights)
+    tokens = _prompt_tokens(prompt, vocab, skip_unknown)
+    k = top_k if top_k is not None else EXPLAIN_K
+    result = text.complete(model, vocab, tokens, length, temperature, top_k, seed,
+                           candidates=min(k, len(vocab)))
+    payload: dict[str, Any] = {
+        "schema": "nncli.complete/1", "model": spec.name, "weights": str(weights),
+        "tokens": vocab.mode, "window": result.window, "seed": seed,
+        "temperature": temperature, "top_k": top_k, "length": length,
+        "prompt": text.detokenize(result.prompt, vocab.mode),
+        "completion": result.text,
+        "text": text.detokenize([*result.prompt, *result.tokens], vocab.mode),
+        "steps": [{"token": s.token, "p": s.p, "p_sample": s.p_sample,
+                   **({"candidates": [{"token": t, "p": p, "p_sample": q}
+                                      for t, p, q in s.candidates]} if explain else {})}
+                  for s in result.steps]}
+    if as_json:
+        from nncli.io import write_json
+
+        write_json(payload)
+        return
+    _render_completion(payload, result, _epoch(weights), explain)
+
+
+def _prompt_tokens(prompt: str, vocab, skip_unknown: bool) -> list[str]:
+    from nncli import text
+
+    tokens = text.tokenize(prompt, vocab.mode)
+    if not tokens:
+        what = "character" if vocab.mode == "chars" else "word"
+        raise InputError(f"--prompt: empty; give at least one {what} to continue, e.g. "
+                         f"--prompt \"the\"")
+    unknown = vocab.unknown(tokens)
+    if unknown and not skip_unknown:
+        shown = []
+        for t in unknown[:6]:
+            near = vocab.nearest(t)
+            shown.append(repr(t) + (f" (nearest: {', '.join(map(repr, near))})" if near else ""))
+        more = f" and {len(unknown) - 6} more" if len(unknown) > 6 else ""
+        unit = "character" if vocab.mode == "chars" else "word"
+        raise InputError(f"--prompt: {len(unknown)} {unit}"
+                         f"{'s' if len(unknown) > 1 else ''} not in the model's vocabulary "
+                         f"of {len(vocab)}: {'; '.join(shown)}{more}; rephrase, or pass "
+                         f"--skip-unknown to drop them")
+    if unknown:
+        tokens = [t for t in tokens if t in vocab.index]
+        from nncli.render import console
+
+        console(stderr=True).print(f"note: dropped {len(unknown)} unknown "
+                                   f"{'characters' if vocab.mode == 'chars' else 'words'} "
+                                   f"from the prompt: "
+                                   f"{', '.join(map(repr, unknown))}",
+                                   style="yellow", markup=False, highlight=False)
+        if not tokens:
+            raise InputError("--prompt: no known characters or words left after dropping "
+                             "the unknown ones")
+    return tokens
+
+
+def _render_completion(p: dict, result, epoch: int | None, explain: bool) -> None:
+    from rich.text import Text
+
+    from nncli.render import console
+
+    out = console()
+    unit = "characters" if p["tokens"] == "chars" else "words"
+    how = ("greedy (temperature 0)" if p["temperature"] == 0 else
+           f"temperature {p['temperature']:g}, seed {p['seed']}")
+    if p["top_k"] is not None:
+        how += f", top-{p['top_k']}"
+    where = f"{p['weights']}" + (f" (epoch {epoch})" if epoch is not None else "")
+    out.print(Text(f"{p['model']} · weights {where} · context: last {p['window']} {unit} · "
+                   f"{how}", style="dim"), soft_wrap=True)
+    sep = "" if p["tokens"] == "chars" else " "
+    out.print(Text.assemble((p["prompt"], "bold"), (sep + p["completion"], "green")),
+              soft_wrap=True)
+    if explain:
+        out.print()
+        out.print(_explain_table(p, result))
+
+
+def _explain_table(p: dict, result):
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    from nncli import text
+
+    mode = p["tokens"]
+    sampled = p["temperature"] not in (0, 1) or p["top_k"] is not None
+    k = len(result.steps[0].candidates) if result.steps else 0
+    notes = [f"candidates: the model's {k} most likely next tokens and their probabilities; "
+             "the chosen one is green"]
+    if p["temperature"] != 0 and p["top_k"] is None:
+        notes.append("a sampled token may lie outside them")
+    if sampled:
+        notes.append("P sampled: its probability after temperature and top-k")
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  caption="; ".join(notes), caption_justify="left")
+    table.add_column("step", justify="right", style="dim", no_wrap=True)
+    table.add_column("after", justify="right", style="dim", no_wrap=True)
+    table.add_column("chosen", justify="left", no_wrap=True)
+    table.add_column("P", justify="right", no_wrap=True)
+    if sampled:
+        table.add_column("P sampled", justify="right", no_wrap=True)
+    table.add_column("candidates", justify="left", ratio=1)
+    history = list(result.prompt)
+    for i, s in enumerate(result.steps, start=1):
+        full = text.detokenize(history, mode)
+        context = full[-CONTEXT_CHARS:] if mode == "chars" else " ".join(history[-3:])
+        if len(context) < len(full):
+            context = "…" + context
+        row: list[Any] = [str(i), text.show_token(context) if mode == "chars" else context,
+                          Text(text.show_token(s.token), style="bold green"), _pct(s.p)]
+        if sampled:
+            row.append(_pct(s.p_sample))
+        cands = Text()
+        for j, (tok, prob, _q) in enumerate(s.candidates):
+            if j:
+                cands.append("  ")
+            cands.append(f"{text.show_token(tok)}\u00a0{_pct(prob)}",  # no break inside
+                         style="bold green" if tok == s.token else "")
+        row.append(cands)
+        table.add_row(*row)
+        history.append(s.token)
+    return table
+
+
+def _pct(p: float) -> str:
+    """A probability as a short percentage: 79%, 2.3%, 0.41%, <0.01%."""
+    v = 100 * p
+    if v >= 9.95:
+        return f"{v:.0f}%"
+    if v >= 0.995:
+        return f"{v:.1f}%"
+    return f"{v:.2f}%" if v >= 0.01 else "<0.01%"
+
+
+# =========================================================================== agreement
+
+@app.command("agreement")
+def agreement_cmd(
+    models: list[Path] = typer.Argument(..., metavar="MODEL...", show_default=False,
+                                        help="Run folders of models trained on data: {name: "
+                                        "agreement}, or spec files, each with a --weights in "
+                                        "the same order."),
+    weights: list[Path] | None = typer.Option(None, "--weights", "-w", metavar="FILE",
+                                              help="Weights for each spec file among MODEL, "
+                                              "in order (repeat the option)."),
+    pairs: int = typer.Option(200, "--pairs", metavar="N", help="Test sentences per number "
+                              "of modifiers."),
+    max_modifiers: int = typer.Option(4, "--max-modifiers", metavar="M", help="Test 0..M "
+                                      "modifiers between subject and verb."),
+    seed: int = typer.Option(0, "--seed", metavar="S", help="Seed of the test sentences "
+                             "(their own random stream, apart from the training text's)."),
+    as_json: bool = JSON,
+) -> None:
+    """Score subject-verb agreement at increasing distances: does the model give the right
+    verb form a higher probability than the wrong one?
+
+    The test sentences come from the agreement grammar with every noun between the
+    subject and its verb of the other number ("the dog near the cats that the birds chase
+    [runs / run]"), so a model that agrees with the nearest noun scores 0%. Each modifier
+    adds 3 words (a prepositional phrase) or 4 (a relative clause). Accuracy is the share
+    of sentences with P(right) > P(wrong); mean P is P(right) / (P(right) + P(wrong)).
+
+    [bold]Examples[/]
+
+      nncli agreement runs/agreement_rnn runs/agreement_gru_lite
+
+      nncli agreement configs/agreement_rnn.yaml -w rnn.npz --pairs 500 --json
+    """
+    from nncli import text
+
+    if pairs < 1:
+        raise InputError(f"--pairs: expected an integer >= 1, got {pairs}")
+    if not 0 <= max_modifiers <= 10:
+        raise InputError(f"--max-modifiers: expected 0..10, got {max_modifiers}")
+    if seed < 0:
+        raise InputError(f"--seed: expected an integer >= 0, got {seed}")
+    specs = [m for m in models if not m.is_dir()]
+    given = list(weights or [])
+    if len(given) != len(specs):
+        raise InputError(f"--weights: {len(specs)} spec file(s) among MODEL need as many "
+                         f"--weights, got {len(given)} (run folders need none)")
+    test = text.agreement_pairs(seed, pairs, max_modifiers)
+    results = []
+    for m in models:
+        w = None if m.is_dir() else given.pop(0)
+        spec, model, vocab, w = load_text_model(m, w, "MODEL")
+        rows = text.score_agreement(model, vocab, test)
+        results.append({"model": spec.name, "source": str(m), "weights": str(w),
+                        "rows": [vars(r) | {"distance": list(r.distance)} for r in rows]})
+    if as_json:
+        from nncli.io import write_json
+
+        write_json({"schema": "nncli.agreement/1", "seed": seed, "pairs_per_row": pairs,
+                    "models": results})
+        return
+    _render_agreement(results, test)
+
+
+def _render_agreement(results: list[dict], test) -> None:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    from nncli.render import console
+
+    out = console()
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  title="subject-verb agreement: P(right form) > P(wrong form)?",
+                  title_justify="left",
+                  caption="every noun between subject and verb has the other number: "
+                  "agreeing with the nearest noun scores 0%; chance is 50%",
+                  caption_justify="left")
+    table.add_column("modifiers", justify="right")
+    table.add_column("words between", justify="right")
+    table.add_column("pairs", justify="right")
+    for r in results:
+        table.add_column(f"{r['model']}\naccuracy", justify="right")
+        table.add_column("mean P", justify="right", style="dim")
+    for i, row in enumerate(results[0]["rows"]):
+        lo, hi = row["distance"]
+        cells: list[Any] = [str(row["modifiers"]), f"{lo}" if lo == hi else f"{lo}-{hi}",
+                            str(row["pairs"])]
+        for r in results:
+            acc = r["rows"][i]["accuracy"]
+            style = "green" if acc >= 0.9 else ("red" if acc < 0.7 else "yellow")
+            cells += [Text(f"{100 * acc:.1f}%", style=style),
+                      f"{r['rows'][i]['p_right']:.3f}"]
+        table.add_row(*cells)
+    out.print(table)
+    seen = set()
+    for pair in test:
+        if pair.modifiers in seen or pair.modifiers == 0:
+            continue
+        seen.add(pair.modifiers)
+        out.print(Text.assemble((f"e.g. {pair.modifiers} modifier"
+                                 f"{'s' if pair.modifiers > 1 else ''}: ", "dim"),
+                                " ".join(pair.context[1:]) + " ",
+                                (f"[{pair.right} / {pair.wrong}]", "bold")), soft_wrap=True)
