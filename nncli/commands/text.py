@@ -227,7 +227,9 @@ def _explain_table(p: dict, result):
     table.add_column("P", justify="right", no_wrap=True)
     if sampled:
         table.add_column("P sampled", justify="right", no_wrap=True)
-    table.add_column("candidates", justify="left", ratio=1)
+    # One line per step: on a narrow terminal the least likely candidates are cut ("…");
+    # --json has them all.
+    table.add_column("candidates", justify="left", no_wrap=True, overflow="ellipsis")
     history = list(result.prompt)
     for i, s in enumerate(result.steps, start=1):
         full = text.detokenize(history, mode)
@@ -242,7 +244,7 @@ def _explain_table(p: dict, result):
         for j, (tok, prob, _q) in enumerate(s.candidates):
             if j:
                 cands.append("  ")
-            cands.append(f"{text.show_token(tok)}\u00a0{_pct(prob)}",  # no break inside
+            cands.append(f"{text.show_token(tok)} {_pct(prob)}",
                          style="bold green" if tok == s.token else "")
         row.append(cands)
         table.add_row(*row)
