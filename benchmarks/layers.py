@@ -4,6 +4,7 @@
     python benchmarks/layers.py --json          # the same as JSON on stdout
     python benchmarks/layers.py --case conv --dtype float32 --repeats 50
     python benchmarks/layers.py --threads 1     # both sides single-threaded (less noise)
+    python benchmarks/layers.py --threads 1 --clock cpu   # on a busy shared machine
 
 Each case is timed as the median of --repeats runs after --warmup runs, nncli and torch
 interleaved run by run (other work on the machine then slows both alike; the header shows
@@ -80,18 +81,26 @@ class Row:
     torch_min_ms: float | None
 
 
-def time_ms(fns, warmup: int, repeats: int) -> list[list[float]]:
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def time_ms(fns, warmup: int, repeats: int, clock: str = "wall") -> list[list[float]]:
     """Milliseconds per call of each fn, interleaved (a, b, a, b, ...) so that a burst of load
-    from elsewhere on the machine hits both sides of a ratio alike."""
+    from elsewhere on the machine hits both sides of a ratio alike.
+
+    clock 'cpu' counts this process's CPU time (all its threads) instead of wall time: on a
+    shared, busy machine with --threads 1 it ignores the time other processes hold the core.
+    """
+    now = CLOCKS[clock]
     for _ in range(warmup):
         for fn in fns:
             fn()
     times: list[list[float]] = [[] for _ in fns]
     for _ in range(repeats):
         for fn, out in zip(fns, times, strict=True):
-            start = time.perf_counter()
+            start = now()
             fn()
-            out.append(1e3 * (time.perf_counter() - start))
+            out.append(1e3 * (now() - start))
     return times
 
 
@@ -152,14 +161,15 @@ def torch_work(case: Case, dtype, rng: np.random.Generator):
     return step
 
 
-def run(cases, dtypes, warmup: int, repeats: int, use_torch: bool) -> list[Row]:
+def run(cases, dtypes, warmup: int, repeats: int, use_torch: bool, clock: str = "wall"
+        ) -> list[Row]:
     rows = []
     for case in cases:
         for dtype in dtypes:
             fns = [nncli_work(case, dtype, np.random.default_rng(0))]
             if use_torch:
                 fns.append(torch_work(case, dtype, np.random.default_rng(0)))
-            times = time_ms(fns, warmup, repeats)
+            times = time_ms(fns, warmup, repeats, clock)
             ours = statistics.median(times[0])
             theirs = statistics.median(times[1]) if use_torch else None
             ratio = ours / theirs if theirs else None
@@ -214,7 +224,9 @@ def environment() -> dict:
 
 def table(rows: list[Row], env: dict) -> str:
     head = ", ".join(f"{k} {v}" for k, v in env.items() if v is not None)
-    lines = [f"# {head}", "# median ms per forward+backward; target: float32 nncli/torch ratio",
+    what = "CPU ms" if env.get("clock") == "cpu" else "ms"
+    lines = [f"# {head}",
+             f"# median {what} per forward+backward; target: float32 nncli/torch ratio",
              f"{'case':<26}{'dtype':<9}{'nncli ms':>10}{'torch ms':>10}{'ratio':>8}"
              f"{'target':>8}  met"]
     for r in rows:
@@ -237,6 +249,9 @@ def main(argv=None) -> int:
     parser.add_argument("--dtype", choices=["float32", "float64"], action="append",
                         help="default: both")
     parser.add_argument("--no-torch", action="store_true", help="skip torch even if present")
+    parser.add_argument("--clock", choices=list(CLOCKS), default="wall",
+                        help="wall time, or this process's CPU time (steadier on a busy "
+                             "machine with --threads 1)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                         help="threads for torch and for numpy's OpenBLAS (default: all cores)")
     args = parser.parse_args(argv)
@@ -249,8 +264,8 @@ def main(argv=None) -> int:
     if args.threads != (os.cpu_count() or 1) and not set_numpy_threads(args.threads):
         print("warning: could not set OpenBLAS threads; set OPENBLAS_NUM_THREADS instead",
               file=sys.stderr)
-    rows = run(cases, dtypes, args.warmup, args.repeats, use_torch)
-    env = environment()
+    rows = run(cases, dtypes, args.warmup, args.repeats, use_torch, args.clock)
+    env = environment() | {"clock": args.clock}
     if args.json:
         print(json.dumps({"environment": env, "results": [asdict(r) for r in rows]},
                          indent=1))
