@@ -393,12 +393,13 @@ def _header(run: Trace) -> str:
     from rich.markup import escape
 
     m = {k: escape(v) if isinstance(v, str) else v for k, v in run.model.items()}
-    src = ("built-in model" if m["source"] == "built-in" else m["source"])
+    src = {"built-in": "built-in model", None: "model"}.get(m.get("source"), m.get("source"))
     scale = "" if m.get("scale") is None else f", U rescaled to λ1 = {m['scale']:g}"
     where = {"last": "the last step", "every": "every step"}.get(run.loss_at, "the output")
     return (f"[bold]{escape(run.label)}[/]  {src}: layers[{m['layer']}] {m['cell']} "
             f"({m['describe']}), input {m['steps']}x{m['input_size']}, batch {m['batch']}"
-            f"{scale}\ninput: {m['input']} · target: {m['target']} · loss at {where}: "
+            f"{scale}\ninput: {m.get('input', 'given')} · target: {m.get('target', 'given')} · "
+            f"loss at {where}: "
             f"L = {_precise(run.loss)}")
 
 
@@ -614,8 +615,9 @@ def _show_many(console, runs: list[Trace], all_steps: bool) -> None:
 
     first = runs[0]
     m = first.model
+    given = escape(m.get("input", "given"))
     console.print(f"[bold]{len(runs)} runs[/] on the same input ({m['steps']} steps x "
-                  f"{m['input_size']}, batch {m['batch']}; {escape(m['input'])}); loss at "
+                  f"{m['input_size']}, batch {m['batch']}; {given}); loss at "
                   f"{'every step' if first.loss_at == 'every' else 'the last step'}; rate r "
                   f"per step back: < 0.95 vanishing, > 1.05 exploding")
     summary = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
