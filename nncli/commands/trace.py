@@ -110,7 +110,8 @@ def _spec_runs(config: str, opts: dict) -> list[Trace]:
         if scale is not None:
             core.rescale(rec, scale)
         label = spec.name + ("" if scale is None else f" λ1={scale:g}")
-        info = {"source": config, "scale": scale, "seed": opts["seed"], **what}
+        info = {"source": config, "weights": opts["weights"], "scale": scale,
+                "seed": opts["seed"], **what}
         runs.append(core.trace(model, x, target, layer=idx, loss_at=opts["loss_at"],
                                label=label, info=info, where=spec.where(("layers",))))
     return runs
@@ -148,7 +149,8 @@ def _builtin_runs(opts: dict) -> list[Trace]:
                 data = _data(model, {**opts, "input": None}, None, x)
             label = cell + ("" if gate is None else f" g={gate:g}") + (
                 "" if scale is None else f" λ1={scale:g}")
-            info = {"source": "built-in", "scale": scale, "seed": opts["seed"], **data[2]}
+            info = {"source": "built-in", "weights": opts["weights"], "scale": scale,
+                    "seed": opts["seed"], **data[2]}
             runs.append(core.trace(model, data[0], data[1], loss_at=opts["loss_at"] or "last",
                                    label=label, info=info))
     return runs
@@ -395,6 +397,7 @@ def _header(run: Trace) -> str:
     m = {k: escape(v) if isinstance(v, str) else v for k, v in run.model.items()}
     src = {"built-in": "built-in model", None: "model"}.get(m.get("source"), m.get("source"))
     scale = "" if m.get("scale") is None else f", U rescaled to λ1 = {m['scale']:g}"
+    scale += f", weights {m['weights']}" if m.get("weights") else ""
     where = {"last": "the last step", "every": "every step"}.get(run.loss_at, "the output")
     return (f"[bold]{escape(run.label)}[/]  {src}: layers[{m['layer']}] {m['cell']} "
             f"({m['describe']}), input {m['steps']}x{m['input_size']}, batch {m['batch']}"
