@@ -8,13 +8,16 @@ step, rendered tables) in under 1 s including start-up, median on this machine. 
 rows (gru-lite, --json, the loss at every step with its heatmap, --compare) are for
 information. Speed is measured here, never asserted in tests. The entry point next to the
 running Python is preferred over PATH (a pyenv shim adds ~0.1 s of bash start-up); if
-there is none, the package is installed with `pip install -e .` first.
+there is none, the package is installed with `pip install -e .` first. Columns: wall
+seconds (median, min, max) and the child's CPU seconds (median; user + sys, all threads),
+which a busy shared machine disturbs less than wall time.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -39,16 +42,24 @@ def entry_point() -> str:
     return found
 
 
-def time_runs(cmd: list[str], runs: int) -> list[float]:
+def _child_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def time_runs(cmd: list[str], runs: int) -> tuple[list[float], list[float]]:
+    """(wall seconds, CPU seconds of the child) per run, after one warm-up run."""
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
-    times = []
+    subprocess.run(cmd, capture_output=True, env=env)
+    walls, cpus = [], []
     for _ in range(runs):
-        start = time.perf_counter()
+        cpu0, start = _child_cpu(), time.perf_counter()
         done = subprocess.run(cmd, capture_output=True, text=True, env=env)
-        times.append(time.perf_counter() - start)
+        walls.append(time.perf_counter() - start)
+        cpus.append(_child_cpu() - cpu0)
         if done.returncode != 0:
             sys.exit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr}")
-    return times
+    return walls, cpus
 
 
 def main() -> None:
@@ -71,16 +82,17 @@ def main() -> None:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"entry point: {exe}  ({args.runs} runs each, wall seconds; {os.cpu_count()} CPUs, "
           f"load {load:.2f})")
-    print(f"{'command':42} {'median':>7} {'min':>7} {'max':>7}  target")
+    print(f"{'command':42} {'median':>7} {'min':>7} {'max':>7} {'cpu':>7}  target (median)")
     failed = False
     for label, cmd, target in cases:
-        t = time_runs(cmd, args.runs)
+        t, cpu = time_runs(cmd, args.runs)
         med = statistics.median(t)
         verdict = ""
         if target is not None:
             verdict = f"< {target:.2f}  {'ok' if med < target else 'SLOW'}"
             failed |= med >= target
-        print(f"{label:42} {med:7.3f} {min(t):7.3f} {max(t):7.3f}  {verdict}")
+        print(f"{label:42} {med:7.3f} {min(t):7.3f} {max(t):7.3f} "
+              f"{statistics.median(cpu):7.3f}  {verdict}")
         if args.verbose:
             print("   ", " ".join(cmd))
     sys.exit(1 if failed else 0)
