@@ -455,6 +455,8 @@ def _resolve(config: Path, weights: Path | None) -> tuple[Path, Path]:
     """(spec file, weights file) from CONFIG (a spec or a run folder) and --weights."""
     from nncli import train as core
 
+    if not config.exists():
+        raise InputError(f"CONFIG: '{config}' not found; pass a spec YAML or a run folder")
     if config.is_dir():
         spec = config / core.CONFIG_FILE
         if not spec.is_file():
@@ -564,6 +566,9 @@ def _render_eval(p: dict) -> None:
         right = sum(confusion[i][i] for i in range(len(confusion)))
         line.append_text(Text.assemble("   ", ("accuracy ", "bold"),
                                        f"{_pct(p['accuracy'])} ({right}/{total})"))
+    if p.get("perplexity") is not None:
+        line.append_text(Text.assemble("   ", ("perplexity ", "bold"),
+                                       _num(p["perplexity"])))
     out.print(line)
     if not confusion:
         return
