@@ -8,7 +8,6 @@ The only Python loops are over the kh*kw kernel offsets when gradients are scatt
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 
 def out_size(n: int, k: int, stride: int, padding: int = 0) -> int:
@@ -23,49 +22,72 @@ def pad2d(x: np.ndarray, padding: int) -> np.ndarray:
     return np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
 
 
-def windows(x: np.ndarray, kh: int, kw: int, stride: int) -> np.ndarray:
-    """Strided view of every kh x kw window: x (N, C, H, W) -> (N, C, Ho, Wo, kh, kw).
+def im2col(x: np.ndarray, kh: int, kw: int, stride: int, padding: int
+           ) -> tuple[np.ndarray, int, int]:
+    """Every window as a column: x (N, C, H, W) -> cols (C*kh*kw, N*Ho*Wo), Ho, Wo.
 
-    A view, not a copy: the matrix multiply that consumes it does the one copy needed.
+    Built by one strided slice copy per kernel offset (u, v), each with whole output rows
+    as its inner loop (copying a transposed 6-D window view instead runs kw-long loops).
     """
-    return sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride]
+    n, c = x.shape[:2]
+    xp = pad2d(x, padding).transpose(1, 0, 2, 3)                # (C, N, Hp, Wp) view
+    ho, wo = (out_size(d, k, stride) for d, k in zip(xp.shape[2:], (kh, kw), strict=True))
+    cols = np.empty((c, kh, kw, n, ho, wo), dtype=x.dtype)
+    for u in range(kh):
+        for v in range(kw):
+            cols[:, u, v] = xp[:, :, u:u + stride * ho:stride, v:v + stride * wo:stride]
+    return cols.reshape(c * kh * kw, n * ho * wo), ho, wo
 
 
 def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None,
-           stride: int = 1, padding: int = 0) -> np.ndarray:
+           stride: int = 1, padding: int = 0, return_cols: bool = False):
     """Cross-correlation y[n, f, i, j] = sum_{c,u,v} w[f, c, u, v] x_p[n, c, s*i+u, s*j+v] + b[f].
 
     x: (N, C, H, W), w: (F, C, kh, kw), b: (F,) or None -> y: (N, F, Ho, Wo),
-    where x_p is x zero-padded by `padding` and s is the stride.
+    where x_p is x zero-padded by `padding` and s is the stride. One matrix multiply,
+    (F, C*kh*kw) @ cols; with return_cols, also cols for conv2d_backward to reuse.
     """
-    kh, kw = w.shape[2:]
-    win = windows(pad2d(x, padding), kh, kw, stride)           # (N, C, Ho, Wo, kh, kw)
-    y = np.tensordot(win, w, axes=([1, 4, 5], [1, 2, 3]))      # (N, Ho, Wo, F)
+    f, _, kh, kw = w.shape
+    dtype = np.result_type(x, w)
+    cols, ho, wo = im2col(x.astype(dtype, copy=False), kh, kw, stride, padding)
+    y = w.reshape(f, -1).astype(dtype, copy=False) @ cols       # (F, N*Ho*Wo)
     if b is not None:
-        y += b
-    return y.transpose(0, 3, 1, 2)
+        y += b[:, None]
+    y = np.ascontiguousarray(y.reshape(f, x.shape[0], ho, wo).transpose(1, 0, 2, 3))
+    return (y, cols) if return_cols else y
 
 
 def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride: int = 1,
-                    padding: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    padding: int = 0, cols: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients of sum(y * dy) for y = conv2d(x, w, b, stride, padding).
 
     dy: (N, F, Ho, Wo) -> dx: (N, C, H, W), dw: (F, C, kh, kw), db: (F,).
+    cols: forward's im2col of x, if kept (saves building it again).
     """
-    kh, kw = w.shape[2:]
-    xp = pad2d(x, padding)
+    f, c, kh, kw = w.shape
+    n, _, h, wd = x.shape
     ho, wo = dy.shape[2:]
-    dw = np.tensordot(dy, windows(xp, kh, kw, stride), axes=([0, 2, 3], [0, 2, 3]))
-    db = dy.sum(axis=(0, 2, 3))
-    # dx_p[n, c, s*i+u, s*j+v] += sum_f dy[n, f, i, j] w[f, c, u, v], one offset (u, v) at a time.
-    dcols = np.tensordot(dy, w, axes=([1], [0]))                # (N, Ho, Wo, C, kh, kw)
-    dxp = np.zeros_like(xp, dtype=np.result_type(dy, w))
+    if cols is None:
+        cols = im2col(x, kh, kw, stride, padding)[0]
+    dy2 = dy.transpose(1, 0, 2, 3).reshape(f, -1)                # (F, N*Ho*Wo)
+    dw = (cols @ dy2.T).T.reshape(w.shape)        # this order: ~1.5x faster sgemm here
+    db = dy2.sum(axis=1)
+    # dx_p[n, c, s*i+u, s*j+v] += sum_f w[f, c, u, v] dy[n, f, i, j], one offset (u, v) at a time.
+    dcols = (w.reshape(f, -1).T @ dy2).reshape(c, kh, kw, n, ho, wo)
+    dxp = np.zeros((c, n, h + 2 * padding, wd + 2 * padding), dtype=dcols.dtype)
     for u in range(kh):
         for v in range(kw):
-            dxp[:, :, u:u + stride * ho:stride, v:v + stride * wo:stride] += (
-                dcols[:, :, :, :, u, v].transpose(0, 3, 1, 2))
-    dx = dxp[:, :, padding:padding + x.shape[2], padding:padding + x.shape[3]]
-    return dx, dw, db
+            dxp[:, :, u:u + stride * ho:stride, v:v + stride * wo:stride] += dcols[:, u, v]
+    dx = dxp[:, :, padding:padding + h, padding:padding + wd].transpose(1, 0, 2, 3)
+    return np.ascontiguousarray(dx), dw, db
+
+
+def _pool_slices(x: np.ndarray, size: int, stride: int, ho: int, wo: int):
+    """The size*size strided views x[:, :, u::s, v::s] (Ho x Wo each), k = u*size + v."""
+    for k in range(size * size):
+        u, v = divmod(k, size)
+        yield k, x[:, :, u:u + stride * ho:stride, v:v + stride * wo:stride]
 
 
 def pool2d(x: np.ndarray, size: int, stride: int, mode: str = "max"
@@ -74,13 +96,24 @@ def pool2d(x: np.ndarray, size: int, stride: int, mode: str = "max"
 
     x: (N, C, H, W) -> y: (N, C, Ho, Wo), and for max pooling `winner` (N, C, Ho, Wo):
     the flat offset u*size+v inside each window of its first maximum (None for avg).
+    Works offset by offset on whole strided slices; masks are blended arithmetically
+    (numpy's masked copyto / where are ~10x slower than a multiply by a bool array).
     """
-    win = windows(x, size, size, stride)
-    flat = win.reshape(*win.shape[:4], size * size)
+    ho, wo = out_size(x.shape[2], size, stride), out_size(x.shape[3], size, stride)
+    slices = _pool_slices(x, size, stride, ho, wo)
+    y = next(slices)[1].copy()
     if mode == "avg":
-        return flat.mean(axis=-1), None
-    winner = flat.argmax(axis=-1)                              # first max: ties never double-count
-    return np.take_along_axis(flat, winner[..., None], axis=-1)[..., 0], winner
+        for _, part in slices:
+            y += part
+        return y / (size * size), None
+    winner = np.zeros(y.shape, dtype=np.uint8 if size * size <= 256 else np.int64)
+    better = np.empty(y.shape, dtype=bool)
+    for k, part in slices:
+        np.greater(part, y, out=better)          # strict: ties keep the first max
+        np.maximum(y, part, out=y)
+        winner *= ~better
+        winner += better * winner.dtype.type(k)
+    return y, winner
 
 
 def pool2d_backward(dy: np.ndarray, x_shape: tuple[int, ...], size: int, stride: int,
@@ -92,10 +125,16 @@ def pool2d_backward(dy: np.ndarray, x_shape: tuple[int, ...], size: int, stride:
     ho, wo = dy.shape[2:]
     dx = np.zeros(x_shape, dtype=dy.dtype)
     share = dy / (size * size)
-    for u in range(size):
-        for v in range(size):
-            part = share if mode == "avg" else np.where(winner == u * size + v, dy, 0.0)
-            dx[:, :, u:u + stride * ho:stride, v:v + stride * wo:stride] += part
+    hit = np.empty(dy.shape, dtype=bool)
+    for k, target in _pool_slices(dx, size, stride, ho, wo):
+        if mode == "avg":
+            target += share
+            continue
+        np.equal(winner, k, out=hit)
+        if stride >= size:                       # windows never overlap: plain assignment
+            np.multiply(dy, hit, out=target)
+        else:
+            target += dy * hit
     return dx
 
 

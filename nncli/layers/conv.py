@@ -44,14 +44,14 @@ class Conv(Layer):
 
     def forward(self, x):
         self._x = x
-        z = ops.conv2d(x, self.params["weight"], self.params.get("bias"), self.stride,
-                       self.padding)
+        z, self._cols = ops.conv2d(x, self.params["weight"], self.params.get("bias"),
+                                   self.stride, self.padding, return_cols=True)
         return self.act.forward(z)
 
     def backward(self, dy):
         dz = self.act.backward(dy)
         dx, dw, db = ops.conv2d_backward(dz, self._x, self.params["weight"], self.stride,
-                                         self.padding)
+                                         self.padding, cols=self._cols)
         self._add_grads(weight=dw, **({"bias": db} if self.use_bias else {}))
         return dx
 

@@ -85,8 +85,12 @@ class RNN(Recurrent):
         n, steps, _ = x.shape
         states = np.empty((n, steps, self.hidden), dtype=a_in.dtype)
         s = np.zeros((n, self.hidden), dtype=a_in.dtype)
+        z = np.empty_like(s)
         for t in range(steps):
-            s = np.tanh(a_in[:, t] + s @ u.T)
+            # s_t = tanh(a_t + s_{t-1} U^T), into reused buffers (no temporaries per step)
+            np.matmul(s, u.T, out=z)
+            np.add(a_in[:, t], z, out=z)
+            np.tanh(z, out=s)
             states[:, t] = s
         self._x, self._states = x, states
         return self._output(states)
@@ -95,14 +99,14 @@ class RNN(Recurrent):
         u = self.params["weight_hh_l0"]
         dout = self._output_grads(dy)
         states = self._states
-        da = np.empty_like(states)                       # dL/d(pre-activation) per step
+        da = 1.0 - states * states                       # tanh' per step, then dL/d(pre-act)
         ds_all = np.empty_like(states)
         carry = np.zeros_like(states[:, 0])
         for t in range(states.shape[1] - 1, -1, -1):
-            ds = dout[:, t] + carry
-            ds_all[:, t] = ds
-            da[:, t] = ds * (1.0 - states[:, t] ** 2)
-            carry = da[:, t] @ u
+            ds = np.add(dout[:, t], carry, out=ds_all[:, t])
+            da_t = da[:, t]
+            da_t *= ds
+            np.matmul(da_t, u, out=carry)
         self._da, self.state_grads = da, ds_all
         self._add_grads(**self.param_grads())
         return da @ self.params["weight_ih_l0"]
