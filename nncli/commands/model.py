@@ -279,7 +279,8 @@ def _print_backward(model, result, records, arriving) -> None:
 def gradcheck_cmd(
     config: Path = CONFIG,
     weights: Path | None = WEIGHTS,
-    eps: float = typer.Option(1e-6, "--eps", help="Finite-difference step."),
+    # Defaults equal nncli.gradcheck.EPS / TOL (not imported here: keeps --help fast).
+    eps: float = typer.Option(1e-5, "--eps", help="Finite-difference step."),
     tol: float = typer.Option(1e-7, "--tol", help="Largest relative error that passes."),
     input_: str | None = typer.Option(None, "--input", "-x", help=INPUT_HELP + " Default: a "
                                       "seeded random batch of 2."),
