@@ -521,7 +521,7 @@ def _grads(model: Model) -> dict:
 
 def _chain(rec: Recurrent, state_grads, local, jac) -> list[dict]:
     """Scalar cell, sample 0: ∂L/∂s_t = (from the output at t) + J_{t+1} ∂L/∂s_{t+1}."""
-    states = rec._states[0, :, 0]     # the layer's cached states s_1..s_T
+    states = rec.states[0, :, 0]     # the layer's cached states s_1..s_T
     u = float(rec.params["weight_hh_l0"][0, 0])
     steps, rows = len(states), []
     for t in range(steps - 1, -1, -1):

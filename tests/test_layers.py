@@ -281,7 +281,7 @@ def test_step_jacobians_match_finite_differences(kind, gate):
     layer.forward(x)
     jac = layer.step_jacobians()
     assert jac.shape == (2, 4, 4, 4)
-    states = layer._states
+    states = layer.states
     eps = 1e-5
     for t in range(x.shape[1]):
         prev = states[:, t - 1] if t else np.zeros_like(states[:, 0])

@@ -190,7 +190,7 @@ def test_gate_one_states_and_gradients_bit_for_bit():
     a = core.trace(rnn, x, y, loss_at="every")
     b = core.trace(gru, x, y, loss_at="every")
     r, g = rnn.layers[0], gru.layers[0]
-    np.testing.assert_array_equal(r._states, g._states)
+    np.testing.assert_array_equal(r.states, g.states)
     np.testing.assert_array_equal(r.state_grads, g.state_grads)
     np.testing.assert_array_equal(r.step_jacobians(), g.step_jacobians())
     np.testing.assert_array_equal(r.grads["weight_hh_l0"], g.grads["weight_hh_l0"])
@@ -234,7 +234,7 @@ def test_state_grads_are_the_jacobian_products_applied_to_the_last_gradient(cell
     x, y = core.generate(model, 1)
     tr = core.trace(model, x, y, loss_at="last")
     rec = model.layers[0]
-    states = rec._states[0]
+    states = rec.states[0]
     last = rec.state_grads[0, -1]
     assert np.all(rec.state_grads[0, :-1] != 0)
     for k in range(6):
@@ -252,7 +252,7 @@ def test_reference_reproduces_the_layer_states():
         core.trace(model, x, y)
         rec = model.layers[0]
         np.testing.assert_allclose(reference_run(rec, x[0], np.zeros(rec.hidden), -1),
-                                   rec._states[0], rtol=0, atol=1e-14)
+                                   rec.states[0], rtol=0, atol=1e-14)
 
 
 @pytest.mark.parametrize("cell,gate", CASES)
@@ -262,7 +262,7 @@ def test_jacobian_product_norms_match_finite_differences(cell, gate, seed, steps
     x, y = core.generate(model, seed)
     tr = core.trace(model, x, y, loss_at="every")
     rec = model.layers[0]
-    states = rec._states[0]
+    states = rec.states[0]
     want = [np.linalg.norm(fd_jacobian(rec, x[0], states, steps - 1, k), 2)
             for k in range(steps)]
     np.testing.assert_allclose(tr.jacobian_product_norm, want, rtol=1e-6, atol=1e-10)

@@ -60,7 +60,7 @@ class GruLite(Recurrent):
             # The notes' form, so that g = 1 gives s_t = c_t bit for bit (the simple rnn).
             s = gates[:, t] * cands[:, t] + (1.0 - gates[:, t]) * s
             states[:, t] = s
-        self._x, self._states, self._cands, self.gates = x, states, cands, gates
+        self._x, self.states, self._cands, self.gates = x, states, cands, gates
         return self._output(states)
 
     def backward(self, dy):
@@ -68,7 +68,7 @@ class GruLite(Recurrent):
         u = p["weight_hh_l0"]
         ug = p.get("weight_hg_l0")
         dout = self._output_grads(dy)
-        states, cands, gates = self._states, self._cands, self.gates
+        states, cands, gates = self.states, self._cands, self.gates
         prev = self._previous(states)
         da_c, da_g, ds_all = (np.zeros_like(states) for _ in range(3))
         carry = np.zeros_like(states[:, 0])
@@ -89,7 +89,7 @@ class GruLite(Recurrent):
         return dx
 
     def param_grads(self, per_step=False):
-        prev = self._previous(self._states)
+        prev = self._previous(self.states)
         sum_axes = 0 if per_step else (0, 1)
         pieces = [(self._da_c, "weight_ih_l0", "weight_hh_l0", "bias_l0")]
         if self.fixed_gate is None:
@@ -109,7 +109,7 @@ class GruLite(Recurrent):
         jac = (1.0 - g)[..., None] * eye + (g * (1.0 - c * c))[..., None] * self.params[
             "weight_hh_l0"]
         if self.fixed_gate is None:
-            prev = self._previous(self._states)
+            prev = self._previous(self.states)
             jac += ((c - prev) * g * (1.0 - g))[..., None] * self.params["weight_hg_l0"]
         return jac
 

@@ -18,13 +18,15 @@ class Recurrent(Layer):
     """Base for cells built from a step function and a loop over time.
 
     x: (N, T, I) -> y: (N, T, H) (return_sequences=True) or (N, H) (the last step).
-    After backward, `state_grads` (N, T, H) holds dL/ds_t: the gradient arriving from the
-    output at t plus the one carried back from t+1.
+    After forward, `states` (N, T, H) holds s_1..s_T; after backward, `state_grads`
+    (N, T, H) holds dL/ds_t: the gradient arriving from the output at t plus the one
+    carried back from t+1. `grad-trace` reads both.
     """
 
     def __init__(self, hidden: int, bias: bool = True, return_sequences: bool = True) -> None:
         super().__init__()
         self.hidden, self.use_bias, self.return_sequences = hidden, bias, return_sequences
+        self.states: np.ndarray | None = None
         self.state_grads: np.ndarray | None = None
 
     def output_shape(self, input_shape):
@@ -40,7 +42,7 @@ class Recurrent(Layer):
         """dL/dy as a per-step array (N, T, H): zeros except the last step for 'last'."""
         if self.return_sequences:
             return dy
-        full = np.zeros_like(self._states)
+        full = np.zeros_like(self.states)
         full[:, -1] = dy
         return full
 
@@ -92,13 +94,13 @@ class RNN(Recurrent):
             np.add(a_in[:, t], z, out=z)
             np.tanh(z, out=s)
             states[:, t] = s
-        self._x, self._states = x, states
+        self._x, self.states = x, states
         return self._output(states)
 
     def backward(self, dy):
         u = self.params["weight_hh_l0"]
         dout = self._output_grads(dy)
-        states = self._states
+        states = self.states
         da = 1.0 - states * states                       # tanh' per step, then dL/d(pre-act)
         ds_all = np.empty_like(states)
         carry = np.zeros_like(states[:, 0])
@@ -114,7 +116,7 @@ class RNN(Recurrent):
     def param_grads(self, per_step=False):
         da = self._da
         grads = {"weight_ih_l0": self.outer_sum(da, self._x, per_step),
-                 "weight_hh_l0": self.outer_sum(da, self._previous(self._states), per_step)}
+                 "weight_hh_l0": self.outer_sum(da, self._previous(self.states), per_step)}
         if self.use_bias:
             db = da.sum(axis=0) if per_step else da.sum(axis=(0, 1))
             grads["bias_ih_l0"] = db
@@ -124,7 +126,7 @@ class RNN(Recurrent):
     def step_jacobians(self) -> np.ndarray:
         """ds_t/ds_{t-1} = diag(1 - s_t^2) U for every sample and step: (N, T, H, H)."""
         u = self.params["weight_hh_l0"]
-        return (1.0 - self._states ** 2)[..., None] * u
+        return (1.0 - self.states ** 2)[..., None] * u
 
     def describe(self):
         out = "all steps" if self.return_sequences else "last step"
