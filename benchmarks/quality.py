@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _timing import entry_point
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
 
@@ -46,14 +48,6 @@ peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 print(json.dumps({"rc": done.returncode, "wall": wall, "max_rss_kib": peak,
                   "stderr": done.stderr[-2000:]}))
 """
-
-
-def entry_point() -> str:
-    local = Path(sys.executable).parent / "nncli"
-    found = str(local) if local.exists() else shutil.which("nncli")
-    if not found:
-        sys.exit("nncli is not installed; run: pip install -e .")
-    return found
 
 
 def train(nncli: str, config: Path, out: Path) -> dict:
