@@ -141,7 +141,7 @@ def show_token(token: str) -> str:
 
 _TEXT_OPTIONS = {"tokens": "chars", "window": 64, "stride": None, "split": [0.9, 0.05, 0.05]}
 _AGREEMENT_OPTIONS = {"tokens": "words", "window": 32, "stride": None, "train": 20000,
-                      "val": 1000, "test": 1000}
+                      "val": 1000, "test": 1000, "modifiers": None}
 
 
 def is_text_config(cfg: dict) -> bool:
@@ -201,10 +201,11 @@ def _tokenised(key: str, path: str, stamp: int, seed: int):
     mode = opts["tokens"]
     if opts.get("name") == "agreement":
         counts = [D._int(opts, k, 1 if k == "train" else 0) for k in D.SPLITS]
+        span = _modifier_span(opts["modifiers"])
         parts = []
         for i, n in enumerate(counts):
             u = Uniforms(np.random.default_rng([seed, zlib.crc32(b"agreement"), i]))
-            text = " ".join(" ".join(agreement_sentence(u)[0]) for _ in range(n))
+            text = " ".join(" ".join(agreement_sentence(u, span=span)[0]) for _ in range(n))
             parts.append(tokenize(text, mode))
     else:
         text = _read_text(Path(path), opts.get("path", "sonnets"))
@@ -214,6 +215,19 @@ def _tokenised(key: str, path: str, stamp: int, seed: int):
         parts = [tokens[:edges[0]], tokens[edges[0]:edges[1]], tokens[edges[1]:]]
     vocab = Vocab.build(parts[0], mode, parts[1:])
     return vocab, tuple(vocab.encode(p) for p in parts)
+
+
+def _modifier_span(value: Any) -> tuple[int, int] | None:
+    """data.modifiers: null (0-4 with MODIFIER_P) or [low, high], drawn uniformly."""
+    if value is None:
+        return None
+    ok = (isinstance(value, list) and len(value) == 2 and all(
+        isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 20 for v in value)
+        and value[0] <= value[1])
+    if not ok:
+        raise InputError(f"data.modifiers: expected [low, high] with 0 <= low <= high <= 20 "
+                         f"(modifiers between subject and verb), got {value!r}")
+    return value[0], value[1]
 
 
 def _text_path(raw: Any, base_dir: Path) -> Path:
@@ -305,21 +319,24 @@ class Uniforms:
         return options[int(self() * len(options))]         # u < 1, so the index < len
 
 
-def agreement_sentence(u: Uniforms, modifiers: int | None = None,
-                       attractors: bool = False) -> tuple[list[str], int, int]:
+def agreement_sentence(u: Uniforms, modifiers: int | None = None, attractors: bool = False,
+                       span: tuple[int, int] | None = None) -> tuple[list[str], int, int]:
     """One sentence of the agreement grammar: (words, subject index, main verb index).
 
         S   -> the [ADJ] N  MOD*  V  .          V agrees in number with N
         MOD -> PREP the [ADJ] N                 "near the cats"
              | that the [ADJ] N [PP] Vt         "that the cats chase" (Vt agrees with its N)
 
-    e.g. "the dog that the cats chase runs ." Training text: 0-4 modifiers (MODIFIER_P), each
-    noun's number a coin flip, adjectives with p = 0.25. With `modifiers` fixed and
+    e.g. "the dog that the cats chase runs ." Training text: 0-4 modifiers (MODIFIER_P), or
+    uniformly span[0]..span[1] of them, each noun's number a coin flip, adjectives with
+    p = 0.25. With `modifiers` fixed and
     `attractors`, every noun between subject and verb has the other number and there are no
     adjectives or inner PPs, so the words between subject and verb are exactly 3 per PP and
     4 per relative clause: the agreement test set. Plurals and 3rd-person verbs add an 's'.
     """
     adj_p, inner_pp = (0.0, 0.0) if attractors else (0.25, 0.15)
+    if modifiers is None and span is not None:
+        modifiers = span[0] + int(u() * (span[1] - span[0] + 1))
     if modifiers is None:                          # inverse CDF of MODIFIER_P
         r, modifiers = u(), 0
         while modifiers < len(MODIFIER_P) - 1 and r >= MODIFIER_P[modifiers]:

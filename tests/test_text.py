@@ -398,7 +398,7 @@ def test_agreement_command(tmp_path):
     assert [r["modifiers"] for r in rows] == [0, 1, 2] and rows[2]["pairs"] == 5
     assert payload["models"][0]["rows"] == payload["models"][1]["rows"]
     shown = run("agreement", folder, "--pairs", "3")
-    assert shown.exit_code == 0 and "words between" in shown.stdout
+    assert shown.exit_code == 0 and "words" in shown.stdout and "mods" in shown.stdout
     assert "[" in shown.stdout and "e.g. 1 modifier" in shown.stdout
     bad = run("agreement", folder / "config.yaml", "--pairs", "3")
     assert bad.exit_code == 2 and "--weights: 1 spec file(s)" in bad.stderr

@@ -300,8 +300,8 @@ def agreement_cmd(
 
     if pairs < 1:
         raise InputError(f"--pairs: expected an integer >= 1, got {pairs}")
-    if not 0 <= max_modifiers <= 10:
-        raise InputError(f"--max-modifiers: expected 0..10, got {max_modifiers}")
+    if not 0 <= max_modifiers <= 20:
+        raise InputError(f"--max-modifiers: expected 0..20, got {max_modifiers}")
     if seed < 0:
         raise InputError(f"--seed: expected an integer >= 0, got {seed}")
     specs = [m for m in models if not m.is_dir()]
@@ -337,29 +337,28 @@ def _render_agreement(results: list[dict], test) -> None:
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
                   title="subject-verb agreement: P(right form) > P(wrong form)?",
                   title_justify="left",
-                  caption="every noun between subject and verb has the other number: "
-                  "agreeing with the nearest noun scores 0%; chance is 50%",
-                  caption_justify="left")
-    table.add_column("modifiers", justify="right")
-    table.add_column("words between", justify="right")
-    table.add_column("pairs", justify="right")
+                  caption="mods: modifiers (3 words each for a prepositional phrase, 4 for a "
+                  "relative clause); words: between subject and verb; each cell: accuracy, "
+                  "then mean P(right) / (P(right) + P(wrong)). Every noun between subject and "
+                  "verb has the other number: agreeing with the nearest noun scores 0%; "
+                  "chance is 50%", caption_justify="left")
+    for name in ("mods", "words", "pairs"):
+        table.add_column(name, justify="right", no_wrap=True)
     for r in results:
-        table.add_column(f"{r['model']}\naccuracy", justify="right")
-        table.add_column("mean P", justify="right", style="dim")
+        table.add_column(r["model"], justify="right", no_wrap=True)
     for i, row in enumerate(results[0]["rows"]):
         lo, hi = row["distance"]
         cells: list[Any] = [str(row["modifiers"]), f"{lo}" if lo == hi else f"{lo}-{hi}",
                             str(row["pairs"])]
         for r in results:
-            acc = r["rows"][i]["accuracy"]
+            acc, p = r["rows"][i]["accuracy"], r["rows"][i]["p_right"]
             style = "green" if acc >= 0.9 else ("red" if acc < 0.7 else "yellow")
-            cells += [Text(f"{100 * acc:.1f}%", style=style),
-                      f"{r['rows'][i]['p_right']:.3f}"]
+            cells.append(Text.assemble((f"{100 * acc:5.1f}%", style), (f" {p:.3f}", "dim")))
         table.add_row(*cells)
     out.print(table)
     seen = set()
     for pair in test:
-        if pair.modifiers in seen or pair.modifiers == 0:
+        if pair.modifiers in seen or pair.modifiers == 0 or len(seen) >= 3:
             continue
         seen.add(pair.modifiers)
         out.print(Text.assemble((f"e.g. {pair.modifiers} modifier"
