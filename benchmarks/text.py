@@ -13,7 +13,7 @@ Bars (2-core machine):
                                                  `nncli train` wall time < 300 s
 Reported without a bar: an rnn with as many parameters as the gru-lite (hidden 179), and
 the agreement table of configs/agreement_rnn.yaml vs configs/agreement_gru_lite.yaml
-(`nncli agreement`, 0..10 modifiers: up to ~40 words between subject and verb; the training
+(`nncli agreement`, 0..15 modifiers: up to 60 words between subject and verb; the training
 text has at most 4 modifiers).
 
 The unigram model predicts every character with its frequency in the training labels
@@ -145,7 +145,7 @@ def agreement(nncli: str, work: Path) -> None:
         b = run["best"]
         print(f"{run['config'].stem}: best epoch {b['epoch']}, val perplexity "
               f"{b['val_perplexity']:.4f}, wall {run['wall']:.1f} s")
-    args = [nncli, "agreement", *(str(r["out"]) for r in runs), "--max-modifiers", "10",
+    args = [nncli, "agreement", *(str(r["out"]) for r in runs), "--max-modifiers", "15",
             "--pairs", "200"]
     shown = subprocess.run(args, capture_output=True, text=True, env=_env())
     if shown.returncode != 0:

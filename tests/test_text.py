@@ -406,3 +406,13 @@ def test_agreement_command(tmp_path):
     memo = train_run(tmp_path / "memo", epochs=1)
     wrong = run("agreement", memo, "--pairs", "2")
     assert wrong.exit_code == 2 and "the vocabulary lacks" in wrong.stderr
+
+
+def test_model_commands_take_text_specs(tmp_path):
+    spec = write_spec(tmp_path, hidden=4)
+    checked = run("gradcheck", spec, "--max-entries", "5")      # random token ids as input
+    assert checked.exit_code == 0, checked.output
+    assert run("init", spec, "-o", tmp_path / "w0.npz").exit_code == 0
+    assert text.Vocab.from_arrays(read_npz(tmp_path / "w0.npz", "w0"), "w0").mode == "chars"
+    summary = run("summary", spec)
+    assert summary.exit_code == 0 and "11 tokens -> 8 dims" in summary.stdout

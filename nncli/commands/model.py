@@ -310,7 +310,9 @@ def gradcheck_cmd(
     spec, model = load_model(config, weights)
     rng = np.random.default_rng(spec.seed)
     if input_ is None:
-        x = rng.normal(size=(2, *model.input_shape))
+        vocab = getattr(model.layers[0], "vocab", None)     # an embedding reads token ids
+        x = (rng.integers(0, vocab, size=(2, *model.input_shape)).astype(np.float64)
+             if vocab is not None else rng.normal(size=(2, *model.input_shape)))
     else:
         x = model.batch(read_array(input_, "--input"), "--input")
     if target is None:

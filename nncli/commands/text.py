@@ -200,10 +200,10 @@ def _render_completion(p: dict, result, epoch: int | None, explain: bool) -> Non
               soft_wrap=True)
     if explain:
         out.print()
-        out.print(_explain_table(p, result))
+        out.print(_explain_table(p, result, out.width))
 
 
-def _explain_table(p: dict, result):
+def _explain_table(p: dict, result, width: int):
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -219,17 +219,7 @@ def _explain_table(p: dict, result):
         notes.append("a sampled token may lie outside them")
     if sampled:
         notes.append("P sampled: its probability after temperature and top-k")
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-                  caption="; ".join(notes), caption_justify="left")
-    table.add_column("step", justify="right", style="dim", no_wrap=True)
-    table.add_column("after", justify="right", style="dim", no_wrap=True)
-    table.add_column("chosen", justify="left", no_wrap=True)
-    table.add_column("P", justify="right", no_wrap=True)
-    if sampled:
-        table.add_column("P sampled", justify="right", no_wrap=True)
-    # One line per step: on a narrow terminal the least likely candidates are cut ("…");
-    # --json has them all.
-    table.add_column("candidates", justify="left", no_wrap=True, overflow="ellipsis")
+    rows = []
     history = list(result.prompt)
     for i, s in enumerate(result.steps, start=1):
         full = text.detokenize(history, mode)
@@ -237,7 +227,7 @@ def _explain_table(p: dict, result):
         if len(context) < len(full):
             context = "…" + context
         row: list[Any] = [str(i), text.show_token(context) if mode == "chars" else context,
-                          Text(text.show_token(s.token), style="bold green"), _pct(s.p)]
+                          text.show_token(s.token), _pct(s.p)]
         if sampled:
             row.append(_pct(s.p_sample))
         cands = Text()
@@ -246,9 +236,23 @@ def _explain_table(p: dict, result):
                 cands.append("  ")
             cands.append(f"{text.show_token(tok)} {_pct(prob)}",
                          style="bold green" if tok == s.token else "")
-        row.append(cands)
-        table.add_row(*row)
+        rows.append([*row, cands])
         history.append(s.token)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  caption="; ".join(notes), caption_justify="left")
+    names = ["step", "after", "chosen", "P"] + (["P sampled"] if sampled else [])
+    widths = [max([len(name), *(len(r[j]) for r in rows)]) for j, name in enumerate(names)]
+    for name, w in zip(names, widths, strict=True):
+        table.add_column(name, justify="left" if name == "chosen" else "right",
+                         style={"step": "dim", "after": "dim", "chosen": "bold green"}.get(
+                             name, ""), no_wrap=True, min_width=w)
+    table.add_column("candidates", justify="left", no_wrap=True)
+    # One line per step: on a narrow terminal the least likely candidates are cut ("…");
+    # --json has them all. 3 = the padding and gap between two columns.
+    room = max(12, width - sum(widths) - 3 * len(names) - 1)
+    for r in rows:
+        r[-1].truncate(room, overflow="ellipsis")
+        table.add_row(*r)
     return table
 
 
