@@ -6,7 +6,9 @@ place, `_Group.invoke`; numpy and rich are imported inside commands so `--help` 
 
 from __future__ import annotations
 
+import errno
 import sys
+import warnings
 
 import typer
 from typer.core import TyperGroup
@@ -14,6 +16,13 @@ from typer.core import TyperGroup
 from nncli.errors import NncliError
 
 EXIT_INTERRUPTED = 130
+INT64 = 2**63
+EXIT_INTERNAL = 70      # sysexits.h EX_SOFTWARE: a bug in nncli, not in the input
+
+
+# click's own exceptions (typer may vendor click, so found through typer's public names).
+_CLICK_ERRORS = (*(k for k in typer.BadParameter.__mro__ if k.__name__ == "ClickException"),
+                 typer.Exit, typer.Abort)
 
 
 class _Group(TyperGroup):
@@ -32,16 +41,27 @@ class _Group(TyperGroup):
         return cmd
 
     def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except NncliError as err:
-            if ctx.meta.get("nncli.debug"):
-                raise
-            _error_line(str(err))
-            raise typer.Exit(err.exit_code) from None
-        except KeyboardInterrupt:
-            _error_line("interrupted")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+        with warnings.catch_warnings():
+            # numpy's RuntimeWarnings (overflow, ...) as one plain line, not a source quote.
+            warnings.showwarning = _warning_line
+            try:
+                return super().invoke(ctx)
+            except _CLICK_ERRORS:
+                raise                  # usage errors (click prints them, exit 2), Exit, Abort
+            except NncliError as err:
+                if ctx.meta.get("nncli.debug"):
+                    raise
+                _error_line(str(err))
+                raise typer.Exit(err.exit_code) from None
+            except KeyboardInterrupt:
+                _error_line("interrupted")
+                raise typer.Exit(EXIT_INTERRUPTED) from None
+            except Exception as err:              # not an NncliError: never a traceback
+                if ctx.meta.get("nncli.debug") or _is_broken_pipe(err):
+                    raise                          # click exits quietly on a closed pipe
+                code, message = _unexpected(err)
+                _error_line(message)
+                raise typer.Exit(code) from None
 
 
 def _plain_coercion(params):
@@ -94,31 +114,65 @@ def _plain_runtime_param():
                                          param=param)
             if kind in (int, float):
                 try:
-                    return kind(value)
+                    number = kind(value)
                 except (TypeError, ValueError):
                     what = "integer" if kind is int else "number"
                     raise typer.BadParameter(f"{value!r} is not a valid {what}.", ctx=ctx,
                                              param=param) from None
+                if kind is int and not -INT64 <= number < INT64:   # numpy works in int64
+                    raise typer.BadParameter(f"{value!r} is out of range (at most 2**63 - 1 "
+                                             f"in size).", ctx=ctx, param=param)
+                return number
             return [str(v) for v in value]  # list[str]
 
     _PLAIN.append(PlainRuntimeParam)
     return PlainRuntimeParam
 
 
-def _error_line(message: str) -> None:
+def _error_line(message: str, label: str = "error", style: str = "bold red") -> None:
     from rich.console import Console
     from rich.markup import escape
 
     # escape: messages quote user input, which may contain "[b]"-like markup.
     Console(stderr=True, highlight=False, soft_wrap=True).print(
-        f"[bold red]error:[/] {escape(message)}", markup=True)
+        f"[{style}]{label}:[/] {escape(message)}", markup=True)
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    _error_line(str(message), "warning", "yellow")
+
+
+def _is_broken_pipe(err: BaseException) -> bool:
+    return isinstance(err, OSError) and err.errno == errno.EPIPE
+
+
+def _unexpected(err: Exception) -> tuple[int, str]:
+    """(exit code, one line) for an exception the core did not turn into an NncliError.
+
+    A file the system refuses (permissions, a missing folder) is bad input (2); running out
+    of memory or disk is a run that failed (1); anything else is a bug in nncli (70)."""
+    if isinstance(err, MemoryError):
+        return 1, ("out of memory; the input or model needs more memory than the machine "
+                   "has free (set NNCLI_MEMORY_BUDGET lower to have nncli refuse such "
+                   "inputs up front)")
+    if isinstance(err, OSError):
+        where = f"'{err.filename}': " if err.filename is not None else ""
+        reason = err.strerror or str(err) or type(err).__name__
+        if err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            return 1, f"cannot write {where}{reason}"
+        return 2, f"cannot access {where}{reason}"
+    text = " ".join(str(err).split())[:200]
+    return EXIT_INTERNAL, (f"internal error ({type(err).__name__}{': ' + text if text else ''});"
+                           f" this is a bug in nncli: run it again with 'nncli --debug ...' "
+                           f"for the traceback and report it")
 
 
 app = typer.Typer(
     cls=_Group,
     name="nncli",
     help="A workbench for running and inspecting small neural networks.\n\n"
-    "Exit codes: 0 ok, 1 run failed, 2 bad input or usage, 130 interrupted.",
+    "Exit codes: 0 ok, 1 run failed, 2 bad input or usage, 130 interrupted, "
+    "70 internal error (a bug).",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode="rich",

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,17 @@ LOSS_OPTIONS = {"mse": {"reduction": (("sum", "mean"), "sum")},
 TOP_KEYS = ("name", "seed", "input", "layers", "loss", "data", "train")
 
 
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
+_REPR.maxlist = _REPR.maxdict = _REPR.maxtuple = 6
+_REPR.maxlevel = 3
+
+
+def _show(value: Any) -> str:
+    """A value from the spec as it reads in a message: repr, cut short if it is long."""
+    return _REPR.repr(value)
+
+
 def _fmt_path(path: tuple) -> str:
     out = ""
     for part in path:
@@ -76,8 +88,10 @@ def _fmt_path(path: tuple) -> str:
     return out
 
 
-def _suggest(word: str, choices) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+def _suggest(word: Any, choices) -> str:
+    if not isinstance(word, str) or len(word) > 100:
+        return ""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
@@ -145,7 +159,9 @@ class Spec:
 
 def _read_yaml(path: Path) -> tuple[Any, dict[tuple, int]]:
     """yaml.safe_load semantics (no Python objects), plus each node's line and a duplicate
-    key check (plain PyYAML silently keeps the last duplicate)."""
+    key check (plain PyYAML silently keeps the last duplicate). Refused up front: nesting
+    deeper than MAX_DEPTH, aliases that refer to themselves, and aliases that expand the
+    document by more than MAX_ALIAS_EXPANSION values (a "billion laughs" file)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -156,6 +172,8 @@ def _read_yaml(path: Path) -> tuple[Any, dict[tuple, int]]:
         loader = yaml.SafeLoader(text)
         try:
             node = loader.get_single_node()
+            if node is not None:
+                _check_tree(node, path.name)
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
@@ -164,14 +182,21 @@ def _read_yaml(path: Path) -> tuple[Any, dict[tuple, int]]:
         line = f":{mark.line + 1}" if mark else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise InputError(f"{path.name}{line}: not valid YAML: {problem}") from None
+    except RecursionError:
+        raise InputError(f"{path.name}: not valid YAML: nested too deeply (a spec needs a "
+                         f"few levels; at most {MAX_DEPTH})") from None
     lines: dict[tuple, int] = {}
+    visited: set[int] = set()
 
     def walk(n, p):
         lines.setdefault(p, n.start_mark.line + 1)
+        if id(n) in visited:            # an alias: its node was walked where it was defined
+            return
+        visited.add(id(n))
         if isinstance(n, yaml.MappingNode):
             seen = set()
             for k, v in n.value:
-                key = k.value
+                key = k.value if isinstance(k, yaml.ScalarNode) else id(k)
                 if key in seen:
                     raise InputError(f"{path.name}:{k.start_mark.line + 1} "
                                      f"{_fmt_path((*p, key))}: duplicate key '{key}'")
@@ -184,6 +209,42 @@ def _read_yaml(path: Path) -> tuple[Any, dict[tuple, int]]:
     if node is not None:
         walk(node, ())
     return data, lines
+
+
+MAX_DEPTH = 64
+MAX_ALIAS_EXPANSION = 10_000
+
+
+def _check_tree(root: yaml.Node, name: str) -> None:
+    """Depth, self-reference and alias expansion of a composed YAML document, measured
+    before anything is constructed (each node is visited once)."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(n: yaml.Node, depth: int) -> int:
+        key = id(n)
+        if key in sizes:
+            return sizes[key]
+        at = f"{name}:{n.start_mark.line + 1}"
+        if key in active:
+            raise InputError(f"{at}: an alias refers to the node that contains it (a "
+                             f"recursive structure); a spec must be a tree")
+        if depth > MAX_DEPTH:
+            raise InputError(f"{at}: nested more than {MAX_DEPTH} levels deep; a spec needs "
+                             f"a few levels")
+        active.add(key)
+        children = ([c for pair in n.value for c in pair] if isinstance(n, yaml.MappingNode)
+                    else n.value if isinstance(n, yaml.SequenceNode) else [])
+        total = 1 + sum(size(c, depth + 1) for c in children)
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    expanded = size(root, 0)
+    if expanded - len(sizes) > MAX_ALIAS_EXPANSION:
+        raise InputError(f"{name}: its aliases (*name) expand it to {expanded:,} values; "
+                         f"nncli refuses specs whose aliases add more than "
+                         f"{MAX_ALIAS_EXPANSION:,} (write the values out instead)")
 
 
 def load_spec(path: str | Path, vocab: Any = None) -> Spec:
@@ -201,7 +262,10 @@ def load_spec(path: str | Path, vocab: Any = None) -> Spec:
         if key not in TOP_KEYS:
             raise spec.error((key,), f"unknown key '{key}'{_suggest(key, TOP_KEYS)}; valid "
                              f"keys: {', '.join(TOP_KEYS)}")
-    spec.name = str(data.get("name", path.stem))
+    name = data.get("name", path.stem)
+    if isinstance(name, bool) or not isinstance(name, str | int | float) or not str(name):
+        raise spec.error(("name",), f"expected a short name for the model, got {_show(name)}")
+    spec.name = str(name)
     spec.seed = _check(spec, ("seed",), data.get("seed", 0), "int>=0")
     spec.input_shape = _input_shape(spec, data)
     spec.layers = _layers(spec, data)
@@ -215,7 +279,7 @@ def _input_shape(spec: Spec, data: dict) -> tuple[int, ...]:
         isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in shape)
     if not ok:
         raise spec.error(("input",), f"expected the shape of one sample as a list of 1-3 "
-                         f"positive integers ([C, H, W], [T, F] or [F]), got {shape!r}")
+                         f"positive integers ([C, H, W], [T, F] or [F]), got {_show(shape)}")
     return tuple(shape)
 
 
@@ -233,14 +297,14 @@ def _layers(spec: Spec, data: dict) -> list[L.Layer]:
             opts = {} if opts is None else opts
         else:
             raise spec.error(("layers", i), f"expected a layer name or a one-key mapping like "
-                             f"'conv: {{filters: 8, kernel: 3}}', got {entry!r}")
+                             f"'conv: {{filters: 8, kernel: 3}}', got {_show(entry)}")
         if kind not in LAYER_OPTIONS:
             raise spec.error(("layers", i), f"unknown layer '{kind}'"
                              f"{_suggest(kind, LAYER_OPTIONS)}; layers: "
                              f"{', '.join(LAYER_OPTIONS)}")
         if not isinstance(opts, dict):
             raise spec.error(("layers", i, kind), f"expected a mapping of options, got "
-                             f"{opts!r}")
+                             f"{_show(opts)}")
         values = check_options(spec, ("layers", i, kind), opts, LAYER_OPTIONS[kind])
         values = _resolve_vocab(spec, ("layers", i, kind), values)
         fixed = values.pop("params", None)
@@ -301,10 +365,10 @@ def _loss(spec: Spec, value: Any) -> tuple[str, str]:
     else:
         name, opts = value, {}
     if not isinstance(name, str) or name not in LOSS_OPTIONS:
-        raise spec.error(("loss",), f"unknown loss {name!r}{_suggest(name, LOSS_OPTIONS)}; "
+        raise spec.error(("loss",), f"unknown loss {_show(name)}{_suggest(name, LOSS_OPTIONS)}; "
                          f"use mse or cross_entropy")
     if not isinstance(opts, dict):
-        raise spec.error(("loss", name), f"expected a mapping of options, got {opts!r}")
+        raise spec.error(("loss", name), f"expected a mapping of options, got {_show(opts)}")
     return name, check_options(spec, ("loss", name), opts, LOSS_OPTIONS[name])["reduction"]
 
 
@@ -330,7 +394,7 @@ def _check(spec: Spec, path: tuple, value: Any, kind: Any) -> Any:
     """Validate one option value against its kind; return it converted."""
     if isinstance(kind, tuple):
         if value not in kind:
-            raise spec.error(path, f"expected one of {', '.join(kind)}, got {value!r}"
+            raise spec.error(path, f"expected one of {', '.join(kind)}, got {_show(value)}"
                              f"{_suggest(value, kind)}")
         return value
     if kind == "int>=1|vocab":
@@ -338,12 +402,12 @@ def _check(spec: Spec, path: tuple, value: Any, kind: Any) -> Any:
             return value
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise spec.error(path, f"expected an integer >= 1 or 'vocab' (the size of the "
-                             f"text dataset's vocabulary), got {value!r}")
+                             f"text dataset's vocabulary), got {_show(value)}")
         return value
     if kind.startswith("int>="):
         low = int(kind[5:])
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise spec.error(path, f"expected an integer >= {low}, got {value!r}")
+            raise spec.error(path, f"expected an integer >= {low}, got {_show(value)}")
         return value
     if kind.endswith("?"):                          # nullable: null means "off"
         return None if value is None else _check(spec, path, value, kind[:-1])
@@ -354,23 +418,23 @@ def _check(spec: Spec, path: tuple, value: Any, kind: Any) -> Any:
         want, ok = wants[kind]
         number = isinstance(value, int | float) and not isinstance(value, bool)
         if not (number and math.isfinite(value) and ok(value)):
-            raise spec.error(path, f"expected {want}, got {value!r}")
+            raise spec.error(path, f"expected {want}, got {_show(value)}")
         return float(value)
     if kind == "bool":
         if not isinstance(value, bool):
-            raise spec.error(path, f"expected true or false, got {value!r}")
+            raise spec.error(path, f"expected true or false, got {_show(value)}")
         return value
     if kind == "gate":
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
             raise spec.error(path, f"expected a number in [0, 1] (or null for a learned "
-                             f"gate), got {value!r}")
+                             f"gate), got {_show(value)}")
         return float(value)
     if kind == "params":
         if not isinstance(value, dict):
             raise spec.error(path, f"expected a mapping from parameter name to values, got "
-                             f"{value!r}")
+                             f"{_show(value)}")
         return {name: _array(spec, (*path, name), v) for name, v in value.items()}
     raise AssertionError(kind)
 
