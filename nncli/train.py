@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ TRAIN_OPTIONS = {
     "shuffle": ("bool", True),
 }
 CONFIG_FILE, METRICS_FILE, LAST, BEST = "config.yaml", "metrics.jsonl", "last.npz", "best.npz"
+CONFIG_HEADER = "# nncli train: the spec of this run, every option resolved\n"
+METRICS_SCHEMA = "nncli.train/1"   # the "schema" of every metrics line (nncli schema train)
 
 
 @dataclass
@@ -198,8 +201,34 @@ class Trainer:
         save_checkpoint(path, self.model.named_params(), self.optim.velocity, meta, vocab)
 
     def _write_metrics(self) -> None:
-        lines = "".join(_json_line(m) for m in self.history)
-        atomic_write(self.run_dir / METRICS_FILE, lines)
+        atomic_write(self.run_dir / METRICS_FILE, self._metrics_text())
+
+    def _metrics_text(self) -> str:
+        return "".join(_json_line(metrics_record(m)) for m in self.history)
+
+    def repair(self) -> list[str]:
+        """Bring a resumed run's other files in line with last.npz, after a kill (even
+        SIGKILL) between the atomic writes at an epoch's end: metrics.jsonl is rewritten
+        from the checkpoint's history, best.npz re-saved if it lags behind the best epoch,
+        and temporary files of interrupted writes are removed. Returns what was repaired."""
+        repaired = []
+        for tmp in self.run_dir.glob(".*.tmp"):
+            if tmp.name.split(".")[1] in ("last", "best", "metrics", "config"):
+                tmp.unlink(missing_ok=True)
+                repaired.append(f"removed {tmp.name}")
+        metrics = self.run_dir / METRICS_FILE
+        try:
+            current = metrics.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            current = None
+        if current != self._metrics_text() and (self.history or current is not None):
+            self._write_metrics()
+            repaired.append(f"rewrote {METRICS_FILE}")
+        if (self.best is not None and self.best["epoch"] == self.epoch and self.batch == 0
+                and _checkpoint_epoch(self.run_dir / BEST) != self.epoch):
+            self._save(self.run_dir / BEST)       # last.npz holds exactly the best weights
+            repaired.append(f"re-saved {BEST}")
+        return repaired
 
     def request_stop(self) -> None:
         """Ask the loop to stop after the current batch (the CLI's Ctrl-C handler)."""
@@ -303,6 +332,18 @@ def _json_line(obj: dict) -> str:
     return json.dumps(obj) + "\n"
 
 
+def metrics_record(metrics: dict) -> dict:
+    """One epoch's metrics as printed by --json and stored in metrics.jsonl."""
+    return {"schema": METRICS_SCHEMA, **metrics}
+
+
+def _checkpoint_epoch(path: Path) -> int | None:
+    try:
+        return int(load_checkpoint(path)[2]["epoch"])
+    except (InputError, KeyError, TypeError, ValueError):
+        return None
+
+
 # ---- starting and resuming runs ---------------------------------------------------------
 def new_run(config: Path, out: Path | None, stop_epoch: int | None = None,
             runs_root: Path = Path("runs")) -> Trainer:
@@ -314,31 +355,68 @@ def new_run(config: Path, out: Path | None, stop_epoch: int | None = None,
                          f"overwrites a run (use --resume {out} to continue it, or another "
                          f"--out)")
     run_dir = out or _fresh_dir(runs_root, spec.name)
+    trainer = Trainer(spec, run_dir, stop_epoch)     # loads and checks data: may raise
     resolved = copy.deepcopy(spec.raw)
     resolved["train"] = settings
     data = resolved.get("data")
-    if isinstance(data, dict) and "path" in data:
-        data["path"] = str((spec.base_dir / data["path"]).resolve())
-    trainer = Trainer(spec, run_dir, stop_epoch)     # loads and checks data: may raise
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write(run_dir / CONFIG_FILE, yaml.safe_dump(resolved, sort_keys=False))
+    if isinstance(data, dict) and "path" in data:   # checked by Trainer: a file name
+        data["path"] = str((spec.base_dir / Path(data["path"]).expanduser()).resolve())
+    trainer.run_dir = run_dir = _make_run_dir(out, runs_root, spec.name)
+    atomic_write(run_dir / CONFIG_FILE,
+                 CONFIG_HEADER + yaml.safe_dump(resolved, sort_keys=False))
     trainer.spec = load_spec(run_dir / CONFIG_FILE)
     return trainer
 
 
 def resume_run(run_dir: Path, stop_epoch: int | None = None) -> Trainer:
+    """Continue the run in run_dir from last.npz; a run stopped before its first checkpoint
+    (config.yaml but no last.npz yet) starts again from epoch 0."""
     run_dir = Path(run_dir)
-    if not (run_dir / CONFIG_FILE).is_file() or not (run_dir / LAST).is_file():
+    last = run_dir / LAST
+    if not (run_dir / CONFIG_FILE).is_file() or not (last.is_file() or _made_by_train(run_dir)):
         raise InputError(f"--resume: '{run_dir}' is not an nncli run folder (it needs "
                          f"{CONFIG_FILE} and {LAST}); pass the folder 'nncli train' printed")
-    return Trainer(load_spec(run_dir / CONFIG_FILE), run_dir, stop_epoch, run_dir / LAST)
+    trainer = Trainer(load_spec(run_dir / CONFIG_FILE), run_dir, stop_epoch,
+                      last if last.is_file() else None)
+    trainer.repair()
+    return trainer
+
+
+def _made_by_train(run_dir: Path) -> bool:
+    """Was run_dir's config.yaml written by new_run (a run stopped before its first
+    checkpoint), rather than by hand?"""
+    try:
+        with open(run_dir / CONFIG_FILE, encoding="utf-8") as f:
+            return f.readline() == CONFIG_HEADER
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def _fresh_dir(root: Path, name: str) -> Path:
+    """runs/<name>-<date>-<time>[-k], named after the spec's name made safe as one folder
+    name (no '/', '..' or control characters: a run is never written outside `root`)."""
+    slug = re.sub(r"[^\w.+-]+", "-", name).strip(".-")[:60] or "run"
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    candidate, k = root / f"{name}-{stamp}", 1
+    candidate, k = root / f"{slug}-{stamp}", 1
     while candidate.exists():
         k += 1
-        candidate = root / f"{name}-{stamp}-{k}"
+        candidate = root / f"{slug}-{stamp}-{k}"
     return candidate
 
+
+def _make_run_dir(out: Path | None, root: Path, name: str) -> Path:
+    """Create the run folder: --out (missing or empty), else a fresh runs/<name>-<time>,
+    created exclusively: if another run took the name meanwhile, the next free one is used,
+    so no run ever writes into another's folder."""
+    while True:
+        run_dir = out if out is not None else _fresh_dir(root, name)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=out is not None)
+            return run_dir
+        except FileExistsError:
+            if out is not None:
+                raise InputError(f"--out: '{out}' exists and is not a folder; choose another "
+                                 f"--out") from None
+        except OSError as err:
+            raise InputError(f"--out: cannot create the run folder '{run_dir}': "
+                             f"{err.strerror or err}") from None

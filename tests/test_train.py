@@ -338,7 +338,7 @@ def test_json_lines_on_stdout_and_nothing_else(tmp_path):
     records = [json.loads(line) for line in lines]
     assert [r["epoch"] for r in records] == [1, 2, 3]
     assert records == metrics(out)
-    assert set(records[0]) == {"epoch", "train_loss", "train_accuracy", "val_loss",
+    assert set(records[0]) == {"schema", "epoch", "train_loss", "train_accuracy", "val_loss",
                                "val_accuracy", "lr", "seconds", "grad_norms"}
     assert set(records[0]["grad_norms"]) == {"0.conv", "3.dense"}
     assert "best epoch" in result.stderr and "nncli train --resume" in result.stderr

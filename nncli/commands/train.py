@@ -150,7 +150,7 @@ def _drive(trainer: Trainer, as_json: bool, resumed: bool) -> None:
         with view, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for event in trainer.run():
                 if isinstance(event, core.EpochDone) and as_json:
-                    io.write_json(event.metrics)
+                    io.write_json(core.metrics_record(event.metrics))
                 if isinstance(event, core.Interrupted):
                     stopped = event
                 view.handle(event)
