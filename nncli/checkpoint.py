@@ -10,13 +10,12 @@ nncli/text.py), which is not a parameter: load_weights and load_checkpoint leave
 from __future__ import annotations
 
 import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from nncli.errors import InputError
-from nncli.io import atomic_write
+from nncli.io import ZIP_ERRORS, atomic_write, check_array_file
 
 OPTIM_PREFIX = "optim/"
 META_KEY = "meta"
@@ -34,14 +33,29 @@ def read_npz(path: Path, what: str) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise InputError(f"{what}: file '{path}' not found")
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with open(path, "rb") as f:
+            head = f.read(6)
+    except OSError as err:
+        raise InputError(f"{what}: cannot read '{path}': {err.strerror or err}") from None
+    if not head.startswith((b"PK", b"\x93NUMPY")):
+        kind = "a Python pickle" if head.startswith(b"\x80") else "not an .npz archive"
+        raise InputError(f"{what}: '{path}' is {kind}; weights and checkpoints are .npz "
+                         f"files written by 'nncli init', 'nncli train' or np.savez (nncli "
+                         f"never unpickles files)")
+    check_array_file(path, what)
+    try:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise InputError(f"{what}: '{path}' holds a single array (.npy), not an .npz "
+                             f"archive of named arrays")
+        with data:
             return {k: data[k] for k in data.files}
     except ValueError as err:
         if "pickle" in str(err):
             raise InputError(f"{what}: '{path}' holds Python objects, which nncli never "
                              f"unpickles; save plain numeric arrays") from None
         raise InputError(f"{what}: '{path}' is not a readable .npz file ({err})") from None
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as err:
+    except (*ZIP_ERRORS, KeyError) as err:
         raise InputError(f"{what}: '{path}' is not a readable .npz file "
                          f"({type(err).__name__}: {err}); is it truncated?") from None
 

@@ -64,7 +64,8 @@ for _name, (_train, _val, _test) in _COUNTS.items():
 _FILE_OPTIONS = {"task": None, "split": [0.8, 0.1, 0.1], "shape": None, "target": None}
 # What numpy and zipfile raise on damaged files (zipfile uses RuntimeError and
 # NotImplementedError for bytes that claim encryption or unknown zip features).
-_READ_ERRORS = (OSError, ValueError, EOFError, RuntimeError, zipfile.BadZipFile, zlib.error)
+_READ_ERRORS = (OSError, ValueError, EOFError, RuntimeError, NotImplementedError,
+                zipfile.BadZipFile, zlib.error)
 SINE_OMEGA = (0.2, 0.6)  # angular frequency range, radians per step (periods ~10 to ~31 steps)
 
 
@@ -139,6 +140,7 @@ def load_dataset(cfg: dict | str, base_dir: Path, seed: int) -> Dataset:
     if name == "digits":
         return _digits(bool(_flag(opts, "flat")))
     counts = [_int(opts, key, 1 if key == "train" else 0) for key in SPLITS]
+    _check_generated_size(name, opts, sum(counts))
     make = {"adding": _adding, "sine": _sine, "bars": _bars}[name]
     rngs = [np.random.default_rng([int(seed), zlib.crc32(name.encode()), i]) for i in range(3)]
     splits = [make(rng, n, opts) for rng, n in zip(rngs, counts, strict=True)]
@@ -196,6 +198,21 @@ def _flag(opts: dict, key: str) -> bool:
 
 
 # --- built-ins ---------------------------------------------------------------------------
+
+
+def _check_generated_size(name: str, opts: dict, n: int) -> None:
+    """Refuse, before generating, a dataset whose arrays would exceed the memory budget:
+    float64 working arrays per sample, about 4 times the sample's values."""
+    from nncli.io import check_budget
+
+    if name == "bars":
+        side = _int(opts, "size", 3)
+        values = 4 * side * side + 4 * side
+    else:
+        steps = _int(opts, "steps", 2 if name == "adding" else 1)
+        values = 4 * steps + 4
+    check_budget(8 * n * values, f"data.{name}", f"generating {n:,} samples",
+                 "ask for fewer samples (data.train, data.val, data.test)")
 
 
 def _digits(flat: bool) -> Dataset:
@@ -304,6 +321,9 @@ def _load_file(raw: Any, opts: dict, base_dir: Path, seed: int) -> Dataset:
 
 def _read_npz(path: Path, where: str) -> dict[str, np.ndarray]:
     """Every array of an .npz file, read with allow_pickle=False; numeric arrays only."""
+    from nncli.io import check_array_file
+
+    check_array_file(path, where)
     try:
         loaded = np.load(path, allow_pickle=False)
         if not hasattr(loaded, "files"):
@@ -326,6 +346,9 @@ def _read_npz(path: Path, where: str) -> dict[str, np.ndarray]:
 
 
 def _read_npy(path: Path, raw: str) -> np.ndarray:
+    from nncli.io import check_array_file
+
+    check_array_file(path, "data.path")
     try:
         table = np.load(path, allow_pickle=False)
     except _READ_ERRORS as err:

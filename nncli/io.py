@@ -17,6 +17,7 @@ import re
 import sys
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable
 from contextlib import suppress
 from pathlib import Path
@@ -264,12 +265,23 @@ def _read_npy(f: IO[bytes], name: str, where: str) -> np.ndarray:
     return finish_array(arr, name)
 
 
+# What zipfile and zlib raise on damaged archives (bad CRC, truncated or "encrypted" data).
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError,
+              NotImplementedError, ValueError)
+
+
 def _read_npz(path: Path | IO[bytes], name: str, key: str | None) -> np.ndarray:
     where = str(path) if isinstance(path, Path) else "standard input"
     try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as err:
-        raise InputError(f"{name}: '{where}' is not a valid .npz archive ({err})") from None
+        return _read_npz_member(path, name, key, where)
+    except ZIP_ERRORS as err:
+        raise InputError(f"{name}: '{where}' is not a valid .npz archive "
+                         f"({type(err).__name__}: {err})") from None
+
+
+def _read_npz_member(path: Path | IO[bytes], name: str, key: str | None,
+                     where: str) -> np.ndarray:
+    zf = zipfile.ZipFile(path)
     with zf:
         members = [n for n in zf.namelist() if n.endswith(".npy")]
         keys = [n[:-4] for n in members]
@@ -289,6 +301,27 @@ def _read_npz(path: Path | IO[bytes], name: str, key: str | None) -> np.ndarray:
         with zf.open(member) as f:
             data = _io.BytesIO(f.read())
     return _read_npy(data, name, label)
+
+
+def check_array_file(path: str | Path, name: str) -> None:
+    """Refuse an .npy/.npz file whose arrays, by their headers, need more than the memory
+    budget, before numpy reads them (a compressed .npz can hold far more than its size on
+    disk). A file whose headers cannot be read is left for the loader to report."""
+    path = Path(path)
+    total = 0
+    with suppress(*ZIP_ERRORS, InputError):
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                for member in zf.namelist():
+                    if member.endswith(".npy"):
+                        with zf.open(member) as f:
+                            shape, dtype = _npy_header(f, name, f"{path}:{member[:-4]}")
+                        total += math.prod(shape) * max(dtype.itemsize, 1)
+        else:
+            with open(path, "rb") as f:
+                shape, dtype = _npy_header(f, name, str(path))
+            total = math.prod(shape) * max(dtype.itemsize, 1)
+    check_budget(total, name, f"the arrays in '{path}'")
 
 
 # --------------------------------------------------------------------------- text

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nncli.errors import InputError
+from nncli.io import check_budget
 from nncli.layers import Layer, Softmax
 from nncli.losses import LOSSES, check_targets
 
@@ -64,7 +65,10 @@ class Model:
         return list(iter_shapes(self.layers, self.input_shape))
 
     def init_params(self, rng: np.random.Generator) -> None:
-        """Seeded initialisation of every layer, in order (see layers/base.py for the rules)."""
+        """Seeded initialisation of every layer, in order (see layers/base.py for the rules).
+        Refused up front if the parameters would exceed the memory budget."""
+        check_budget(self.param_bytes(), "model", f"a model of "
+                     f"{self.num_params(planned=True):,} parameters", "use a smaller model")
         for layer, shape in zip(self.layers, [self.input_shape, *self.shapes[:-1]], strict=True):
             layer.init_params(shape, rng)
             layer.zero_grad()
@@ -149,6 +153,8 @@ class Model:
             raise InputError(f"{what}: expected one sample of shape {self.input_shape} or a "
                              f"batch (N, {', '.join(map(str, self.input_shape))}) but got "
                              f"{x.shape}".replace(", )", ")"))
+        check_budget(self.activation_bytes(len(x)), what, f"running a batch of {len(x):,} "
+                     f"samples through the model", "pass fewer samples at once")
         if not np.all(np.isfinite(x)):
             raise InputError(f"{what}: holds NaN or infinite values")
         return x

@@ -16,6 +16,7 @@ Text datasets (`data:` in a spec; options after the name):
     sonnets    tokens: chars  window: 64  stride: (= window)  split: [0.9, 0.05, 0.05]
     agreement  tokens: words  window: 32  stride: (= window)  train: 20000 val: 1000
                test: 1000 (sentences, generated from the spec's seed)
+               modifiers: (0-4, mostly 1-3) or [low, high] between subject and verb
     path: FILE, tokens: chars|words   as sonnets (a UTF-8 text file; `tokens:` is required)
 
 A token stream is split into train/val/test in order (the first 90% of the text trains,
@@ -202,6 +203,12 @@ def _tokenised(key: str, path: str, stamp: int, seed: int):
     if opts.get("name") == "agreement":
         counts = [D._int(opts, k, 1 if k == "train" else 0) for k in D.SPLITS]
         span = _modifier_span(opts["modifiers"])
+        from nncli.io import check_budget
+
+        words = 8 + 4 * (span[1] if span else 4)          # words in the longest sentence
+        check_budget(100 * words * sum(counts), "data.agreement", f"generating "
+                     f"{sum(counts):,} sentences", "ask for fewer (data.train, data.val, "
+                     "data.test)")
         parts = []
         for i, n in enumerate(counts):
             u = Uniforms(np.random.default_rng([seed, zlib.crc32(b"agreement"), i]))
@@ -265,6 +272,10 @@ def _read_text(path: Path, raw: str) -> str:
 def windows(ids: np.ndarray, window: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
     """x (N, T) float64 ids and y (N, T) int64 next ids: x = ids[i:i+T], y = ids[i+1:i+T+1]."""
     n = (len(ids) - 1 - window) // stride + 1 if len(ids) > window else 0
+    from nncli.io import check_budget
+
+    check_budget(32 * n * window, "data.window", f"{n:,} windows of {window} tokens",
+                 "use a larger data.stride or a smaller data.window")
     starts = np.arange(n) * stride
     idx = starts[:, None] + np.arange(window)
     return ids[idx].astype(np.float64), ids[idx + 1].astype(np.int64)

@@ -151,6 +151,10 @@ def builtin_model(cell: str, steps: int, hidden: int, input_size: int = 1, seed:
     rec = RNN(hidden) if cell == "rnn" else GruLite(hidden, gate=gate)
     head = Dense(1)
     model = Model([rec, head], (steps, input_size), "mse", "sum", f"built-in {cell}", seed)
+    from nncli.io import check_budget
+
+    check_budget(model.param_bytes() + 8 * 4 * hidden * hidden, "--hidden", f"a built-in "
+                 f"{cell} of {hidden:,} hidden units", "use a smaller --hidden")
     rec.init_params((steps, input_size), np.random.default_rng(seed))
     rec.params["weight_hh_l0"] = orthogonal(np.random.default_rng([seed, 1]), hidden)
     head.init_params((steps, hidden), np.random.default_rng([seed, 2]))
