@@ -194,6 +194,7 @@ def _register_commands() -> None:
     from nncli.commands import (
         matrix,  # noqa: F401
         model,  # noqa: F401
+        schema,  # noqa: F401
         text,  # noqa: F401
         trace,  # noqa: F401
         train,  # noqa: F401

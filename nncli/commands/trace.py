@@ -287,8 +287,9 @@ def grad_trace(
     if as_json:
         from nncli import io
 
-        io.write_json(runs[0].to_dict() if len(runs) == 1 else
-                      {"runs": [r.to_dict() for r in runs]})
+        schema = {"schema": "nncli.grad-trace/1"}
+        io.write_json({**schema, **runs[0].to_dict()} if len(runs) == 1 else
+                      {**schema, "runs": [r.to_dict() for r in runs]})
         return
     _show(runs, all_steps)
 

@@ -1,0 +1,208 @@
+"""The JSON Schema of a YAML model spec, generated from the tables the code validates with.
+
+`build()` turns spec.LAYER_OPTIONS / LOSS_OPTIONS / TOP_KEYS, train.TRAIN_OPTIONS and the
+dataset option tables (data.py, text.py) into a JSON Schema (draft 2020-12), so editors can
+check and complete specs. The shipped copy is nncli/schemas/spec.json; regenerate it after
+changing a table with
+
+    python -m nncli.spec_schema            # writes nncli/schemas/spec.json
+    python -m nncli.spec_schema --check    # exit 1 if the shipped copy is out of date
+
+(tests/test_schemas.py fails when it is). The schema describes the shape of a spec; what it
+cannot say (softmax only last, shapes that fit together, files that exist) `nncli summary`
+checks with file:line messages.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+SCHEMA_FILE = Path(__file__).resolve().parent / "schemas" / "spec.json"
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+VERSION = 1
+
+# Types of the `data:` options (data.py and text.py keep defaults only; their checks are in
+# code). A new option there without an entry here makes build() fail, and with it the test.
+DATA_KINDS: dict[str, dict] = {
+    "flat": {"type": "boolean"},
+    "steps": {"type": "integer", "minimum": 1},
+    "noise": {"type": "number", "minimum": 0},
+    "size": {"type": "integer", "minimum": 3},
+    "train": {"type": "integer", "minimum": 1},
+    "val": {"type": "integer", "minimum": 0},
+    "test": {"type": "integer", "minimum": 0},
+    "task": {"enum": ["classification", "regression", None]},
+    "split": {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1},
+              "minItems": 3, "maxItems": 3,
+              "description": "fractions [train, val, test] summing to 1, train > 0"},
+    "shape": {"anyOf": [{"type": "null"}, {"type": "array", "minItems": 1,
+                                            "items": {"type": "integer", "minimum": 1}}]},
+    "target": {"enum": ["first", "last", None]},
+    "tokens": {"enum": ["chars", "words"]},
+    "window": {"type": "integer", "minimum": 1},
+    "stride": {"anyOf": [{"type": "null"}, {"type": "integer", "minimum": 1}]},
+    "modifiers": {"anyOf": [{"type": "null"}, {
+        "type": "array", "minItems": 2, "maxItems": 2,
+        "items": {"type": "integer", "minimum": 0, "maximum": 20}}]},
+}
+FLOAT_KINDS = {"float>0": {"type": "number", "exclusiveMinimum": 0},
+               "float>=0": {"type": "number", "minimum": 0},
+               "float[0,1)": {"type": "number", "minimum": 0, "exclusiveMaximum": 1}}
+
+
+def kind_schema(kind: Any) -> dict:
+    """The JSON Schema of one option kind of spec.check_options."""
+    if isinstance(kind, tuple):
+        return {"enum": list(kind)}
+    if kind.endswith("?"):
+        return {"anyOf": [kind_schema(kind[:-1]), {"type": "null"}]}
+    if kind == "int>=1|vocab":
+        return {"anyOf": [{"type": "integer", "minimum": 1}, {"const": "vocab"}],
+                "description": "a number, or 'vocab': the size of the text dataset's "
+                "vocabulary"}
+    if kind.startswith("int>="):
+        return {"type": "integer", "minimum": int(kind[5:])}
+    if kind in FLOAT_KINDS:
+        return dict(FLOAT_KINDS[kind])
+    if kind == "bool":
+        return {"type": "boolean"}
+    if kind == "gate":
+        return {"anyOf": [{"type": "null"}, {"type": "number", "minimum": 0, "maximum": 1}],
+                "description": "null: a learned gate; a number fixes g_t (1 is the rnn)"}
+    if kind == "params":
+        return {"type": "object", "additionalProperties": {"$ref": "#/$defs/tensor"},
+                "description": "fixed parameter values by name (PyTorch names and shapes)"}
+    raise ValueError(f"no JSON Schema for the option kind {kind!r}")
+
+
+def options_schema(table: dict, required_marker: Any) -> dict:
+    props, required = {}, []
+    for key, (kind, default) in table.items():
+        props[key] = kind_schema(kind)
+        if default is required_marker:
+            required.append(key)
+        elif default is not None:
+            props[key]["default"] = default
+    out: dict[str, Any] = {"type": "object", "properties": props,
+                           "additionalProperties": False}
+    if required:
+        out["required"] = required
+    return out
+
+
+def _layer_schema(layer_options: dict, required_marker: Any) -> dict:
+    plain, entries = [], []
+    for name, table in layer_options.items():
+        opts = options_schema(table, required_marker)
+        needs = bool(opts.get("required"))
+        if not needs:
+            plain.append(name)
+        value = opts if needs else {"anyOf": [{"type": "null"}, opts]}
+        entries.append({"type": "object", "properties": {name: value}, "required": [name],
+                        "additionalProperties": False})
+    return {"oneOf": [{"enum": plain, "description": "a layer without required options"},
+                      *entries]}
+
+
+def _data_options(defaults: dict, extra: str, extra_schema: dict) -> dict:
+    props = {extra: extra_schema}
+    for key, default in defaults.items():
+        props[key] = dict(DATA_KINDS[key])
+        if default is not None:
+            props[key]["default"] = default
+    return {"type": "object", "properties": props, "required": [extra],
+            "additionalProperties": False}
+
+
+def _data_schema() -> dict:
+    from nncli import data, text
+
+    names = [*data.BUILTIN_DATASETS, *data.TEXT_DATASETS]
+    tables = {**data._OPTIONS, "sonnets": text._TEXT_OPTIONS,
+              "agreement": text._AGREEMENT_OPTIONS}
+    by_name = []
+    for name in names:
+        entry = _data_options(tables[name], "name", {"const": name})
+        entry["description"] = (data.BUILTIN_DATASETS.get(name)
+                                or data.TEXT_DATASETS.get(name))
+        by_name.append(entry)
+    path = {"type": "string", "minLength": 1,
+            "description": "a file, relative to the spec's folder (only read)"}
+    files = _data_options(data._FILE_OPTIONS, "path", path)
+    files["description"] = ("a .npz (arrays x and y), .csv or .npy table (target in the "
+                            "first or last column)")
+    files["not"] = {"required": ["tokens"]}
+    texts = _data_options(text._TEXT_OPTIONS, "path", path)
+    texts["required"] = ["path", "tokens"]
+    texts["description"] = "a UTF-8 text file to train a language model on"
+    return {"oneOf": [{"enum": names, "description": "a built-in dataset by name"},
+                      *by_name, files, texts]}
+
+
+def build() -> dict:
+    """The spec's JSON Schema as a dict (deterministic: the same tables give the same dict)."""
+    from nncli import spec, train
+
+    loss_entries = [{"type": "object", "additionalProperties": False, "required": [name],
+                     "properties": {name: options_schema(table, spec.REQUIRED)}}
+                    for name, table in spec.LOSS_OPTIONS.items()]
+    properties = {
+        "name": {"type": ["string", "number"], "description": "the model's name (default: "
+                 "the file name)"},
+        "seed": {"type": "integer", "minimum": 0, "default": 0,
+                 "description": "seeds the initial weights and generated data"},
+        "input": {"type": "array", "minItems": 1, "maxItems": 3,
+                  "items": {"type": "integer", "minimum": 1},
+                  "description": "the shape of one sample: [C, H, W], [T, F] or [F]"},
+        "layers": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/layer"}},
+        "loss": {"oneOf": [{"enum": list(spec.LOSS_OPTIONS)}, *loss_entries],
+                 "default": "mse"},
+        "data": {"$ref": "#/$defs/data"},
+        "train": {"anyOf": [{"type": "null"},
+                            options_schema(train.TRAIN_OPTIONS, spec.REQUIRED)]},
+    }
+    assert list(properties) == list(spec.TOP_KEYS), "spec.TOP_KEYS changed: update build()"
+    return {
+        "$schema": DIALECT,
+        "$id": f"urn:nncli:schema:spec:{VERSION}",
+        "title": "nncli model spec",
+        "description": "A YAML model spec for nncli (generated by python -m "
+                       "nncli.spec_schema from the tables nncli validates with).",
+        "type": "object",
+        "properties": properties,
+        "required": ["input", "layers"],
+        "additionalProperties": False,
+        "$defs": {
+            "layer": _layer_schema(spec.LAYER_OPTIONS, spec.REQUIRED),
+            "data": _data_schema(),
+            "tensor": {"anyOf": [{"type": "number"},
+                                 {"type": "array", "items": {"$ref": "#/$defs/tensor"}}]},
+        },
+    }
+
+
+def render() -> str:
+    return json.dumps(build(), indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    text = render()
+    if "--check" in argv:
+        current = SCHEMA_FILE.read_text(encoding="utf-8") if SCHEMA_FILE.exists() else ""
+        if current != text:
+            print(f"{SCHEMA_FILE} is out of date; run: python -m nncli.spec_schema",
+                  file=sys.stderr)
+            return 1
+        return 0
+    SCHEMA_FILE.parent.mkdir(exist_ok=True)
+    SCHEMA_FILE.write_text(text, encoding="utf-8")
+    print(f"wrote {SCHEMA_FILE}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
