@@ -12,9 +12,11 @@ Bars (2-core machine):
                                                  hidden size, data and epochs)
                                                  `nncli train` wall time < 300 s
 Reported without a bar: an rnn with as many parameters as the gru-lite (hidden 179), and
-the agreement table of configs/agreement_rnn.yaml vs configs/agreement_gru_lite.yaml
-(`nncli agreement`, 0..15 modifiers: up to 60 words between subject and verb; the training
-text has at most 4 modifiers).
+the agreement table of configs/agreement_rnn.yaml vs configs/agreement_gru_lite.yaml at
+seeds 0, 1, 2 (`nncli agreement`, 0..15 modifiers: up to 58 words between subject and
+verb; the training text has at most 4). Measured so far: both cells learn the agreement;
+the rnn slipped to 91-98.5% beyond 6 modifiers at seed 0 only, 100% at seeds 1 and 2, so
+there is no bar on it.
 
 The unigram model predicts every character with its frequency in the training labels
 (add-one smoothed), scored on the same validation labels as the networks. Perplexities are
@@ -136,8 +138,19 @@ def chars(nncli: str, work: Path) -> bool:
     return ok
 
 
-def agreement(nncli: str, work: Path) -> None:
-    configs = [CONFIGS / "agreement_rnn.yaml", CONFIGS / "agreement_gru_lite.yaml"]
+def agreement(nncli: str, work: Path, seeds: list[int]) -> None:
+    """Train both agreement configs at each seed (the spec's seed: data and weights), then
+    one `nncli agreement` table with a column per model and seed."""
+    import yaml
+
+    configs = []
+    for seed in seeds:
+        for name in ("agreement_rnn", "agreement_gru_lite"):
+            raw = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
+            raw["seed"], raw["name"] = seed, f"{raw['name'].replace('agreement-', '')}-{seed}"
+            path = work / f"{name}_seed{seed}.yaml"
+            path.write_text(yaml.safe_dump(raw, sort_keys=False))
+            configs.append(path)
     with ThreadPoolExecutor(max_workers=2) as pool:
         runs = list(pool.map(lambda c: train(nncli, c, work / c.stem), configs))
     print()
@@ -147,7 +160,8 @@ def agreement(nncli: str, work: Path) -> None:
               f"{b['val_perplexity']:.4f}, wall {run['wall']:.1f} s")
     args = [nncli, "agreement", *(str(r["out"]) for r in runs), "--max-modifiers", "15",
             "--pairs", "200"]
-    shown = subprocess.run(args, capture_output=True, text=True, env=_env())
+    shown = subprocess.run(args, capture_output=True, text=True,
+                           env={**_env(), "COLUMNS": str(30 + 16 * len(runs))})
     if shown.returncode != 0:
         sys.exit(f"nncli agreement failed: {shown.stderr}")
     print(shown.stdout, end="")
@@ -156,6 +170,8 @@ def agreement(nncli: str, work: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-agreement", action="store_true")
+    parser.add_argument("--seeds", default="0,1,2", help="agreement runs: the spec seeds "
+                        "(comma-separated; default 0,1,2)")
     parser.add_argument("--keep", type=Path, help="keep the run folders here")
     args = parser.parse_args()
     nncli = entry_point()
@@ -164,7 +180,7 @@ def main() -> int:
     try:
         ok = chars(nncli, work)
         if not args.skip_agreement:
-            agreement(nncli, work)
+            agreement(nncli, work, [int(v) for v in args.seeds.split(",")])
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

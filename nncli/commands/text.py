@@ -211,7 +211,7 @@ def _explain_table(p: dict, result, width: int):
     from nncli import text
 
     mode = p["tokens"]
-    sampled = p["temperature"] not in (0, 1) or p["top_k"] is not None
+    sampled = p["temperature"] != 0 and (p["temperature"] != 1 or p["top_k"] is not None)
     k = len(result.steps[0].candidates) if result.steps else 0
     notes = [f"candidates: the model's {k} most likely next tokens and their probabilities; "
              "the chosen one is green"]
