@@ -394,6 +394,10 @@ def agreement_pairs(seed: int, per_bucket: int = 200, max_modifiers: int = 4
     """Test pairs with 0..max_modifiers modifiers, all of them attractors (the other number),
     drawn from their own random stream (seed, 'agreement-pairs'), not the training text's.
     Each context starts with '.', as a sentence inside the training text does."""
+    from nncli.io import check_budget
+
+    check_budget(4000 * (max_modifiers + 1) * per_bucket, "--pairs", f"{per_bucket:,} test "
+                 f"sentences per row", "use a smaller --pairs")
     u = Uniforms(np.random.default_rng([seed, zlib.crc32(b"agreement-pairs")]))
     pairs = []
     for m in range(max_modifiers + 1):
@@ -496,6 +500,10 @@ def complete(model, vocab: Vocab, prompt: Sequence[str], length: int, temperatur
     same arguments give the same text; temperature 0 is greedy. Each step records the
     `candidates` most likely tokens under the model."""
     window = check_text_model(model, vocab, "--weights")
+    from nncli.io import check_budget
+
+    check_budget((300 + 150 * candidates) * length, "--length", f"{length:,} tokens",
+                 "use a smaller --length")
     rng = np.random.default_rng(seed)
     ids = list(vocab.encode(prompt))
     steps = []
