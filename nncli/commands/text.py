@@ -285,10 +285,10 @@ def agreement_cmd(
                              "(their own random stream, apart from the training text's)."),
     as_json: bool = JSON,
 ) -> None:
-    """Score subject-verb agreement at increasing distances: does the model give the right
-    verb form a higher probability than the wrong one?
+    """Score subject-verb agreement at increasing distances between subject and verb.
 
-    The test sentences come from the agreement grammar with every noun between the
+    Does the model give the right verb form a higher probability than the wrong one? The
+    test sentences come from the agreement grammar with every noun between the
     subject and its verb of the other number ("the dog near the cats that the birds chase
     [runs / run]"), so a model that agrees with the nearest noun scores 0%. Each modifier
     adds 3 words (a prepositional phrase) or 4 (a relative clause). Accuracy is the share
