@@ -263,9 +263,11 @@ class TrainView:
         table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
                       caption=(f"… {hidden} earlier epochs in metrics.jsonl" if hidden
                                else None), caption_justify="left")
+        ppl = any("train_perplexity" in m for m in history)      # a text model
         names = ["epoch", "train\nloss"] + (["train\nacc"] if self.classify else []) + \
-            ["val\nloss"] + (["val\nacc"] if self.classify else []) + ["lr", "time\n(s)"] + \
-            [f"|grad|\n{n}" for n in self.layers]
+            (["train\nppl"] if ppl else []) + ["val\nloss"] + \
+            (["val\nacc"] if self.classify else []) + (["val\nppl"] if ppl else []) + \
+            ["lr", "time\n(s)"] + [f"|grad|\n{n}" for n in self.layers]
         for name in names:
             table.add_column(name, justify="right")
         for m in history[hidden:]:
@@ -273,9 +275,13 @@ class TrainView:
             row = [f"{m['epoch']}{mark}", _num(m["train_loss"])]
             if self.classify:
                 row.append(_pct(m.get("train_accuracy")))
+            if ppl:
+                row.append(_num(m.get("train_perplexity")))
             row.append(_num(m["val_loss"]))
             if self.classify:
                 row.append(_pct(m.get("val_accuracy")))
+            if ppl:
+                row.append(_num(m.get("val_perplexity")))
             row += [render.format_float(m["lr"], 3), f"{m['seconds']:.2f}"]
             row += [_num(m["grad_norms"].get(n), 3) for n in self.layers]
             old = m["epoch"] < self.first_epoch
@@ -364,6 +370,8 @@ def _summary(m: dict) -> str:
         parts.append(f"val loss {_num(m['val_loss'])}")
     if m.get("val_accuracy") is not None:
         parts.append(f"val acc {_pct(m['val_accuracy'])}")
+    if m.get("val_perplexity") is not None:
+        parts.append(f"val perplexity {_num(m['val_perplexity'])}")
     return " · ".join(parts)
 
 
