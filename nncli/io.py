@@ -597,6 +597,8 @@ def atomic_write(path: str | Path, data: bytes | str | Callable[[IO[bytes]], Non
     """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise InputError(f"{name}: '{path}' is a folder; expected a file name")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     except OSError as err:

@@ -123,6 +123,9 @@ class Model:
                              f"were these weights made for another spec?")
         for key, value in own.items():
             got = np.asarray(state[key])
+            if got.dtype.kind not in "biuf":
+                raise InputError(f"{source}: '{key}' holds {got.dtype} values; expected "
+                                 f"real numbers")
             if got.shape != value.shape:
                 raise InputError(f"{source}: '{key}' has shape {got.shape} but the model "
                                  f"needs {value.shape}")

@@ -319,7 +319,11 @@ def pool(
     c = x.shape[0] if x.ndim == 3 else 1
     io.check_budget(8 * c * ho * wo * (size * size + 2), "INPUT",
                     f"pooling the {io.shape_str(x.shape)} input", "use a smaller input")
-    y4, winner = ops.pool2d(x.reshape(1, c, h, wd), size, stride, mode)
+    with np.errstate(over="ignore", invalid="ignore"):
+        y4, winner = ops.pool2d(x.reshape(1, c, h, wd), size, stride, mode)
+    if y4.dtype.kind == "f" and not np.isfinite(y4).all():
+        raise InputError("INPUT: the average overflows a 64-bit float (values too large); "
+                         "scale INPUT down")
     y = y4[0] if x.ndim == 3 else y4[0, 0]
     winners = None
     if winner is not None:

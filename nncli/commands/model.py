@@ -303,8 +303,9 @@ def gradcheck_cmd(
     from nncli.gradcheck import gradcheck
     from nncli.io import read_array, write_json
 
-    if not 0 < eps < float("inf") or not 0 < tol < float("inf"):
-        raise InputError(f"--eps and --tol must be finite numbers > 0, got {eps} and {tol}")
+    for option, value in (("--eps", eps), ("--tol", tol)):
+        if not 0 < value < float("inf"):
+            raise InputError(f"{option}: expected a finite number > 0, got {value}")
     if max_entries is not None and max_entries < 1:
         raise InputError(f"--max-entries: expected an integer >= 1, got {max_entries}")
     spec, model = load_model(config, weights)
