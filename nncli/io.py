@@ -443,9 +443,9 @@ def parse_json(text: str, name: str = "INPUT") -> np.ndarray:
         shape = obj.get("shape")
         obj = obj["output"]
     arr = from_nested(obj, name)
-    if shape is not None and list(arr.shape) != list(shape):
-        raise InputError(f"{name}: JSON \"shape\" is {shape} but \"output\" has shape "
-                         f"{list(arr.shape)}")
+    if shape is not None and (not isinstance(shape, list) or list(arr.shape) != shape):
+        raise InputError(f"{name}: JSON \"shape\" is {_clip(json.dumps(shape))} but "
+                         f"\"output\" has shape {list(arr.shape)}")
     return arr
 
 
