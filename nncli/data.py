@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import difflib
 import math
+import tokenize
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -65,7 +66,7 @@ _FILE_OPTIONS = {"task": None, "split": [0.8, 0.1, 0.1], "shape": None, "target"
 # What numpy and zipfile raise on damaged files (zipfile uses RuntimeError and
 # NotImplementedError for bytes that claim encryption or unknown zip features).
 _READ_ERRORS = (OSError, ValueError, EOFError, RuntimeError, NotImplementedError,
-                zipfile.BadZipFile, zlib.error)
+                SyntaxError, tokenize.TokenError, zipfile.BadZipFile, zlib.error)
 SINE_OMEGA = (0.2, 0.6)  # angular frequency range, radians per step (periods ~10 to ~31 steps)
 
 

@@ -16,6 +16,7 @@ import os
 import re
 import sys
 import tempfile
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable
@@ -224,6 +225,12 @@ def _read_stdin(name: str, stdin: IO | None) -> np.ndarray:
 
 # --------------------------------------------------------------------------- npy / npz
 
+# What numpy raises on a damaged .npy header (it parses the header as Python literals).
+NPY_ERRORS = (ValueError, OSError, EOFError, SyntaxError, tokenize.TokenError)
+# ... and zipfile and zlib on damaged archives (bad CRC, truncated or "encrypted" data).
+ZIP_ERRORS = (*NPY_ERRORS, zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError)
+
+
 def _npy_header(f: IO[bytes], name: str, where: str) -> tuple[tuple[int, ...], np.dtype]:
     fmt = np.lib.format
     try:
@@ -234,7 +241,7 @@ def _npy_header(f: IO[bytes], name: str, where: str) -> tuple[tuple[int, ...], n
             shape, _, dtype = fmt.read_array_header_2_0(f)
         else:
             shape, _, dtype = fmt._read_array_header(f, version)  # (3, 0): utf-8 header
-    except (ValueError, OSError, EOFError, SyntaxError) as err:
+    except NPY_ERRORS as err:
         raise InputError(f"{name}: '{where}' is not a valid .npy array ({err})") from None
     return shape, dtype
 
@@ -263,11 +270,6 @@ def _read_npy(f: IO[bytes], name: str, where: str) -> np.ndarray:
     except (ValueError, OSError, EOFError) as err:
         raise InputError(f"{name}: '{where}' is not a valid .npy array ({err})") from None
     return finish_array(arr, name)
-
-
-# What zipfile and zlib raise on damaged archives (bad CRC, truncated or "encrypted" data).
-ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError,
-              NotImplementedError, ValueError)
 
 
 def _read_npz(path: Path | IO[bytes], name: str, key: str | None) -> np.ndarray:

@@ -418,7 +418,7 @@ def _check(spec: Spec, path: tuple, value: Any, kind: Any) -> Any:
         want, ok = wants[kind]
         number = isinstance(value, int | float) and not isinstance(value, bool)
         if not (number and math.isfinite(value) and ok(value)):
-            raise spec.error(path, f"expected {want}, got {_show(value)}")
+            raise spec.error(path, f"expected {want}, got {_show(value)}{_yaml_hint(value)}")
         return float(value)
     if kind == "bool":
         if not isinstance(value, bool):
@@ -437,6 +437,19 @@ def _check(spec: Spec, path: tuple, value: Any, kind: Any) -> Any:
                              f"{_show(value)}")
         return {name: _array(spec, (*path, name), v) for name, v in value.items()}
     raise AssertionError(kind)
+
+
+def _yaml_hint(value: Any) -> str:
+    """YAML 1.1 reads 1e-3 (no dot) as a string: say how to write it as a number."""
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return ""
+        shown = yaml.safe_dump(number).splitlines()[0]        # as YAML writes a float
+        return f" (a string: YAML reads it as a number when written {shown})" \
+            if math.isfinite(number) else ""
+    return ""
 
 
 def _array(spec: Spec, path: tuple, value: Any) -> np.ndarray:
