@@ -240,3 +240,9 @@ def test_a_closed_pipe_is_quiet():
         "io.write_json = closed\n"
         "from nncli.cli import main; main()"))
     assert result.returncode == 1 and result.stderr == ""
+
+
+def test_the_readme_documents_the_exit_codes():
+    readme = (ROOT / "README.md").read_text()
+    for code in (0, 1, 2, 70, 130):
+        assert f"\n| {code} | " in readme, code

@@ -8,9 +8,6 @@ tables nncli validates specs with (python -m nncli.spec_schema).
 
 from __future__ import annotations
 
-import json
-from importlib import resources
-
 import typer
 
 from nncli.cli import app
@@ -19,6 +16,8 @@ from nncli.errors import InputError
 
 def schema_names() -> list[str]:
     """'spec' first, then the commands in the order they were registered."""
+    from importlib import resources
+
     folder = resources.files("nncli").joinpath("schemas")
     found = {p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json")}
     registered = [c.name or c.callback.__name__.replace("_", "-")
@@ -36,6 +35,9 @@ def load_schema(name: str) -> dict:
         close = difflib.get_close_matches(name, names, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise InputError(f"NAME: no schema '{name}'{hint}; schemas: {', '.join(names)}")
+    import json
+    from importlib import resources
+
     text = resources.files("nncli").joinpath("schemas", f"{name}.json").read_text("utf-8")
     return json.loads(text)
 
@@ -67,4 +69,6 @@ def schema_cmd(
             title = load_schema(n).get("description", "").split(". ")[0].rstrip(".")
             typer.echo(f"{n:<11} {title}")
         return
+    import json
+
     typer.echo(json.dumps(load_schema(name), indent=2, ensure_ascii=False))
