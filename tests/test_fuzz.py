@@ -523,10 +523,10 @@ def test_weights_fuzz(trained, data, name, other, corrupt, command):
     source = trained[other or name] / "last.npz"
     with np.load(source) as archive:
         arrays = {k: archive[k] for k in archive.files}
-    if other is None:
+    if other is None:                       # its own weights, mutated
         params = {k: v for k, v in arrays.items() if k[0].isdigit()}
-        arrays = {**arrays, **data.draw(mutated_weights(params))}
-        arrays = {k: v for k, v in arrays.items() if not k[0].isdigit() or k in arrays}
+        rest = {k: v for k, v in arrays.items() if not k[0].isdigit()}
+        arrays = {**rest, **data.draw(mutated_weights(params))}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         weights = folder / "w.npz"
