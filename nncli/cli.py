@@ -133,9 +133,12 @@ def _error_line(message: str, label: str = "error", style: str = "bold red") -> 
     from rich.console import Console
     from rich.markup import escape
 
-    # escape: messages quote user input, which may contain "[b]"-like markup.
+    # Messages quote user input, which may contain "[b]"-like markup (escaped) and newlines
+    # or other control characters (shown as \n, \x00, ...: a message stays one line).
+    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in message)
     Console(stderr=True, highlight=False, soft_wrap=True).print(
-        f"[{style}]{label}:[/] {escape(message)}", markup=True)
+        f"[{style}]{label}:[/] {escape(text)}", markup=True)
 
 
 def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
