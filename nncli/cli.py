@@ -1,7 +1,10 @@
 """The command line: a thin layer that parses options, calls the core, and renders.
 
 Errors from the core (`NncliError`) become one red line on stderr and an exit code in one
-place, `_Group.invoke`; numpy and rich are imported inside commands so `--help` is fast.
+place, `_Group.invoke`. Any other exception becomes one line too, never a traceback: an
+OSError is bad input (2), a MemoryError a failed run (1), anything else an internal error
+(70, a bug; `nncli --debug ...` shows the traceback). numpy and rich are imported inside
+commands so `--help` is fast.
 """
 
 from __future__ import annotations
