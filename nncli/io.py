@@ -239,8 +239,14 @@ def _npy_header(f: IO[bytes], name: str, where: str) -> tuple[tuple[int, ...], n
             shape, _, dtype = fmt.read_array_header_1_0(f)
         elif version == (2, 0):
             shape, _, dtype = fmt.read_array_header_2_0(f)
-        else:
-            shape, _, dtype = fmt._read_array_header(f, version)  # (3, 0): utf-8 header
+        else:                                   # (3, 0): a utf-8 header; private in numpy
+            impl = getattr(np.lib, "_format_impl", fmt)
+            read = getattr(impl, "_read_array_header", None) or getattr(
+                fmt, "_read_array_header", None)
+            if version != (3, 0) or read is None:
+                raise InputError(f"{name}: '{where}' is a .npy file of format version "
+                                 f"{version[0]}.{version[1]}, which this numpy cannot read")
+            shape, _, dtype = read(f, version)
     except NPY_ERRORS as err:
         raise InputError(f"{name}: '{where}' is not a valid .npy array ({err})") from None
     return shape, dtype

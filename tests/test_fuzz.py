@@ -242,6 +242,7 @@ def file_contents(draw) -> bytes:
             _huge_header((10**6, 10**6)), _huge_header((2**40,)), _huge_header((3,), "|O"),
             _huge_header((2, 2), "<U99999999"), _huge_header((1, 1, 1, 1, 1, 1)),
             _huge_header((3,)).replace(b"'shape': (3,)", b"'shape':[(3,) "),  # TokenError
+            b"\x93NUMPY\x00\x00", _huge_header((3,)).replace(b"\x01\x00", b"\x03\x00", 1),
             _npz_bytes({"x": np.zeros(3)}, False).replace(b"(3,)", b"(9999999999,)"),
             BOMB]))
     else:
