@@ -18,8 +18,8 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from nncli import render
 from nncli.cli import app
+from nncli.render import tensor as render
 
 ROOT = Path(__file__).resolve().parents[1]
 A_FILE = str(ROOT / "configs" / "seed_conv_A.txt")

@@ -154,7 +154,7 @@ def explain_cell(x4: np.ndarray, w4: np.ndarray, cell: tuple[int, ...], stride: 
 
 def explain_expression(terms: list, value: float) -> str:
     """'1(1) + 1(1) + 0(-1) + 0(-1) = 2' for [(input value, weight, index), ...]."""
-    from nncli.render import format_number
+    from nncli.render.tensor import format_number
 
     shown = [f"{format_number(a)}({format_number(b)})" for a, b, _ in terms]
     if len(shown) > EXPLAIN_TERMS_SHOWN:
@@ -227,7 +227,8 @@ def conv(
 def _render_conv(x, w, y, stride: int, padding: int, info: dict | None) -> None:
     from rich.text import Text
 
-    from nncli import ops, render
+    from nncli import ops
+    from nncli.render import tensor as render
 
     out = render.console()
     h, wd = x.shape[-2:]
@@ -346,7 +347,7 @@ def _render_pool(x, y, winners, size: int, stride: int, mode: str) -> None:
     import numpy as np
     from rich.text import Text
 
-    from nncli import render
+    from nncli.render import tensor as render
 
     out = render.console()
     h, wd = x.shape[-2:]
@@ -423,7 +424,7 @@ def _render_softmax(z, e, p, temperature: float) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from nncli import render
+    from nncli.render import tensor as render
 
     out = render.console()
     rows = z.reshape(1, -1) if z.ndim == 1 else z

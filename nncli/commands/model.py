@@ -119,7 +119,7 @@ def _print_summary(spec, rows, total, act_bytes, complete: bool) -> None:
     from rich.table import Table
 
     from nncli.io import human_bytes
-    from nncli.render import console
+    from nncli.render.tensor import console
 
     table = Table(title=f"{spec.name}  (input {tuple(spec.input_shape)}, loss {spec.loss}, "
                   f"{spec.reduction})", title_justify="left")
@@ -170,7 +170,7 @@ def forward_cmd(
                                 **_tensor_record(outputs[i]), "output": outputs[i]}
                                for i in picked]})
         return
-    from nncli.render import console, heatmap
+    from nncli.render.tensor import console, heatmap
 
     out = console()
     out.print(heatmap(_squeeze(x), f"input {tuple(x.shape)}", axis_names=_axes(x)))
@@ -246,7 +246,7 @@ def backward_cmd(
 def _print_backward(model, result, records, arriving) -> None:
     from rich.table import Table
 
-    from nncli.render import console, format_number, heatmap
+    from nncli.render.tensor import console, format_number, heatmap
 
     out = console()
     out.print(f"[bold]loss[/] ({model.loss_name}, {model.reduction}) = "
@@ -343,7 +343,7 @@ def gradcheck_cmd(
 def _print_gradcheck(results, eps, tol) -> None:
     from rich.table import Table
 
-    from nncli.render import console, format_float
+    from nncli.render.tensor import console, format_float
 
     table = Table(title=f"gradient check (centred differences, eps {eps:g}, tol {tol:g})",
                   title_justify="left")

@@ -168,7 +168,7 @@ def _prompt_tokens(prompt: str, vocab, skip_unknown: bool) -> list[str]:
                          f"--skip-unknown to drop them")
     if unknown:
         tokens = [t for t in tokens if t in vocab.index]
-        from nncli.render import console
+        from nncli.render.tensor import console
 
         console(stderr=True).print(f"note: dropped {len(unknown)} unknown "
                                    f"{'characters' if vocab.mode == 'chars' else 'words'} "
@@ -184,7 +184,7 @@ def _prompt_tokens(prompt: str, vocab, skip_unknown: bool) -> list[str]:
 def _render_completion(p: dict, result, epoch: int | None, explain: bool) -> None:
     from rich.text import Text
 
-    from nncli.render import console
+    from nncli.render.tensor import console
 
     out = console()
     unit = "characters" if p["tokens"] == "chars" else "words"
@@ -335,7 +335,7 @@ def _render_agreement(results: list[dict], test) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from nncli.render import console
+    from nncli.render.tensor import console
 
     out = console()
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,

@@ -125,8 +125,9 @@ def _drive(trainer: Trainer, as_json: bool, resumed: bool) -> None:
     """Run the trainer's loop with a SIGINT handler installed; draw every event."""
     import numpy as np
 
-    from nncli import io, render
+    from nncli import io
     from nncli import train as core
+    from nncli.render import tensor as render
 
     console = render.console(stderr=as_json)
     if trainer.epoch >= trainer.stop_epoch:
@@ -255,7 +256,7 @@ class TrainView:
         from rich import box
         from rich.table import Table
 
-        from nncli import render
+        from nncli.render import tensor as render
 
         history = self.trainer.history
         best = (self.trainer.best or {}).get("epoch")
@@ -349,13 +350,13 @@ class TrainView:
 
 
 def _stderr_console() -> Console:
-    from nncli import render
+    from nncli.render import tensor as render
 
     return render.console(stderr=True)
 
 
 def _num(v: float | None, digits: int = 4) -> str:
-    from nncli import render
+    from nncli.render import tensor as render
 
     return "—" if v is None else render.format_float(v, digits)
 
@@ -452,7 +453,7 @@ def loss_chart(history: list[dict], width: int = 60, height: int = 12) -> Text:
 
 
 def _axis(v: float, log: bool) -> str:
-    from nncli import render
+    from nncli.render import tensor as render
 
     return render.format_float(10 ** v if log else v, 3)
 
@@ -562,7 +563,7 @@ def _render_eval(p: dict) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from nncli import render
+    from nncli.render import tensor as render
 
     out = render.console()
     out.print(Text(f"{_source(p['model'], Path(p['weights']), p['epoch'])} · {p['split']} "
@@ -663,7 +664,7 @@ def _render_predict(p: dict, source: str) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from nncli import render
+    from nncli.render import tensor as render
 
     out = render.console()
     out.print(Text(f"{source} · input {render.shape_str(p['input_shape'])}", style="dim"))
