@@ -475,6 +475,7 @@ def mutated_weights(draw, params: dict[str, np.ndarray]) -> dict[str, np.ndarray
         op = draw(st.sampled_from(["drop", "add", "reshape", "dtype", "nan", "scalar",
                                    "rename", "huge"]))
         value = arrays.get(key, np.zeros(1))
+        value = np.zeros(1) if isinstance(value, str) else value     # HUGE
         if op == "drop":
             arrays.pop(key, None)
         elif op == "add":
