@@ -66,12 +66,16 @@ def save_weights(path: Path, params: dict[str, np.ndarray],
     save_npz(path, {**params, **(extra or {})})
 
 
-def load_weights(path: Path, what: str = "--weights") -> dict[str, np.ndarray]:
-    """The parameter arrays of a weights file or a checkpoint (optimiser state, meta and
-    vocabulary dropped)."""
-    arrays = read_npz(path, what)
+def parameters(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The parameter arrays among a weights file's or checkpoint's (optimiser state, meta
+    and vocabulary left out)."""
     return {k: v for k, v in arrays.items() if not k.startswith(OPTIM_PREFIX)
             and k != META_KEY and k not in VOCAB_KEYS}
+
+
+def load_weights(path: Path, what: str = "--weights") -> dict[str, np.ndarray]:
+    """The parameter arrays of a weights file or a checkpoint."""
+    return parameters(read_npz(path, what))
 
 
 def load_vocab_arrays(path: Path, what: str = "--weights") -> dict[str, np.ndarray]:

@@ -12,7 +12,8 @@ import typer
 
 from nncli.cli import app
 
-CONFIG = typer.Argument(..., help="Model spec (YAML), e.g. configs/seed_rnn.yaml.",
+CONFIG = typer.Argument(..., help="Model spec (YAML), e.g. configs/seed_rnn.yaml, or a run "
+                        "folder made by `nncli train` (its config and best weights).",
                         show_default=False)
 WEIGHTS = typer.Option(None, "--weights", "-w", help="Weights (.npz from `nncli init` or a "
                        "training checkpoint) instead of the spec's seeded initialisation.")
@@ -22,15 +23,11 @@ INPUT_HELP = ("A sample or batch: inline (\"1 0; 0 1\", JSON list), .txt/.csv/.n
 
 
 def load_model(config: Path, weights: Path | None):
-    """The spec's model, with --weights loaded over the seeded initialisation if given."""
-    from nncli.checkpoint import load_weights
-    from nncli.spec import load_spec
+    """(spec, model): CONFIG a spec or a run folder, --weights over the seeded init."""
+    from nncli.loading import load
 
-    spec = load_spec(config)
-    model = spec.build()
-    if weights is not None:
-        model.load_state(load_weights(weights), source=f"--weights {weights}")
-    return spec, model
+    loaded = load(config, weights)
+    return loaded.spec, loaded.model
 
 
 def _norm(a) -> float:

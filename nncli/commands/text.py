@@ -24,47 +24,16 @@ CONTEXT_CHARS = 18       # characters of context shown per step by --explain
 
 
 def load_text_model(config: Path, weights: Path | None, what: str = "CONFIG"):
-    """(spec, model with weights, vocab, weights path) for a spec + weights or a run folder.
-    The vocabulary comes from the weights file and sizes the spec's `vocab` layers."""
+    """A trained text model: nncli.loading.Loaded whose weights hold a vocabulary."""
     from nncli import text
-    from nncli.checkpoint import load_vocab_arrays, load_weights
-    from nncli.spec import load_spec
+    from nncli.loading import load
 
-    if config.is_dir():
-        spec_path = config / "config.yaml"
-        if not spec_path.is_file():
-            raise InputError(f"{what}: '{config}' is a folder without config.yaml; pass a "
-                             f"spec YAML with --weights, or a run folder made by 'nncli train'")
-        if weights is None:
-            weights = next((config / n for n in ("best.npz", "last.npz")
-                            if (config / n).is_file()), None)
-            if weights is None:
-                raise InputError(f"--weights: the run folder '{config}' has no best.npz or "
-                                 f"last.npz yet; train it first or pass --weights")
-    else:
-        spec_path = config
-        if weights is None:
-            raise InputError(f"--weights: required with a spec file ({config}), e.g. "
-                             f"--weights runs/NAME/best.npz; or pass the run folder instead")
-    source = f"--weights {weights}"
-    vocab = text.Vocab.from_arrays(load_vocab_arrays(weights, "--weights"), source)
-    spec = load_spec(spec_path, vocab=vocab)
-    model = spec.build()
-    model.load_state(load_weights(weights), source=source)
-    text.check_text_model(model, vocab, source)
-    return spec, model, vocab, weights
-
-
-def _epoch(path: Path) -> int | None:
-    import json
-
-    from nncli.checkpoint import META_KEY, read_npz
-
-    meta = read_npz(path, "--weights").get(META_KEY)
-    try:
-        return int(json.loads(str(meta))["epoch"]) if meta is not None else None
-    except (ValueError, KeyError, TypeError):
-        return None
+    loaded = load(config, weights, need_weights=True, what=what)
+    source = f"--weights {loaded.weights}"
+    if loaded.vocab is None:
+        text.Vocab.from_arrays({}, source)          # raises: 'holds no vocabulary ...'
+    text.check_text_model(loaded.model, loaded.vocab, source)
+    return loaded
 
 
 # =========================================================================== complete
@@ -122,7 +91,8 @@ def complete_cmd(
         raise InputError(f"--top-k: expected an integer >= 1, got {top_k}")
     if seed < 0:
         raise InputError(f"--seed: expected an integer >= 0, got {seed}")
-    spec, model, vocab, weights = load_text_model(config, weights)
+    loaded = load_text_model(config, weights)
+    spec, model, vocab, weights = loaded.spec, loaded.model, loaded.vocab, loaded.weights
     tokens = _prompt_tokens(prompt, vocab, skip_unknown)
     k = top_k if top_k is not None else EXPLAIN_K
     result = text.complete(model, vocab, tokens, length, temperature, top_k, seed,
@@ -143,7 +113,7 @@ def complete_cmd(
 
         write_json(payload)
         return
-    _render_completion(payload, result, _epoch(weights), explain)
+    _render_completion(payload, result, loaded.epoch, explain)
 
 
 def _prompt_tokens(prompt: str, vocab, skip_unknown: bool) -> list[str]:
@@ -317,9 +287,10 @@ def agreement_cmd(
     results = []
     for m in models:
         w = None if m.is_dir() else given.pop(0)
-        spec, model, vocab, w = load_text_model(m, w, "MODEL")
-        rows = text.score_agreement(model, vocab, test)
-        results.append({"model": spec.name, "source": str(m), "weights": str(w),
+        loaded = load_text_model(m, w, "MODEL")
+        rows = text.score_agreement(loaded.model, loaded.vocab, test)
+        results.append({"model": loaded.spec.name, "source": str(m),
+                        "weights": str(loaded.weights),
                         "rows": [vars(r) | {"distance": list(r.distance)} for r in rows]})
     if as_json:
         from nncli.io import write_json

@@ -460,63 +460,6 @@ def _axis(v: float, log: bool) -> str:
 
 # =========================================================================== eval / predict
 
-def _resolve(config: Path, weights: Path | None) -> tuple[Path, Path]:
-    """(spec file, weights file) from CONFIG (a spec or a run folder) and --weights."""
-    from nncli import train as core
-
-    if not config.exists():
-        raise InputError(f"CONFIG: '{config}' not found; pass a spec YAML or a run folder")
-    if config.is_dir():
-        spec = config / core.CONFIG_FILE
-        if not spec.is_file():
-            raise InputError(f"CONFIG: '{config}' is a folder without {core.CONFIG_FILE}; "
-                             f"pass a spec YAML or a run folder made by 'nncli train'")
-        if weights is None:
-            weights = next((config / name for name in (core.BEST, core.LAST)
-                            if (config / name).is_file()), None)
-            if weights is None:
-                raise InputError(f"--weights: the run folder '{config}' has no {core.BEST} "
-                                 f"or {core.LAST} yet; train it first or pass --weights")
-        return spec, weights
-    if weights is None:
-        raise InputError("--weights: required with a spec file (e.g. --weights "
-                         "runs/NAME/best.npz), or pass the run folder as CONFIG")
-    return config, weights
-
-
-def _load_model(config: Path, weights: Path | None):
-    """(spec, model with the weights loaded, weights path, epoch the weights come from)."""
-    from nncli.checkpoint import load_weights
-    from nncli.spec import load_spec
-
-    spec_path, weights = _resolve(config, weights)
-    spec = load_spec(spec_path)
-    model = spec.build()
-    model.load_state(load_weights(weights), source=f"--weights {weights}")
-    return spec, model, weights, _checkpoint_epoch(weights)
-
-
-def _checkpoint_epoch(path: Path) -> int | None:
-    """The epoch a training checkpoint was saved at (None for plain weights)."""
-    import json
-
-    import numpy as np
-
-    from nncli.checkpoint import META_KEY
-
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if META_KEY in data.files:
-                return int(json.loads(str(data[META_KEY]))["epoch"])
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    return None
-
-
-def _source(name: str, weights: Path, epoch: int | None) -> str:
-    return f"{name} · weights {weights}" + (f" (epoch {epoch})" if epoch is not None else "")
-
-
 @app.command("eval")
 def eval_command(
     config: Path = typer.Argument(..., metavar="CONFIG", show_default=False, help=CONFIG_HELP),
@@ -539,10 +482,12 @@ def eval_command(
     """
     from nncli import io
     from nncli import train as core
+    from nncli.loading import load
 
     if split not in SPLITS:
         raise InputError(f"--split: expected test, val or train, got '{split}'")
-    spec, model, weights, epoch = _load_model(config, weights)
+    loaded = load(config, weights, need_weights=True)
+    spec, model = loaded.spec, loaded.model
     data = core.load_data(spec, model)
     part = data.split(split)
     if len(part) == 0:
@@ -550,15 +495,16 @@ def eval_command(
                          f"another split")
     result = core.evaluate(model, part)
     payload: dict[str, Any] = {"schema": "nncli.eval/1", "model": spec.name,
-                               "weights": str(weights), "epoch": epoch, "split": split,
+                               "weights": str(loaded.weights), "epoch": loaded.epoch,
+                               "split": split,
                                "samples": len(part), "loss_name": model.loss_name, **result}
     if as_json:
         io.write_json(payload)
         return
-    _render_eval(payload)
+    _render_eval(payload, loaded.source)
 
 
-def _render_eval(p: dict) -> None:
+def _render_eval(p: dict, source: str) -> None:
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -566,7 +512,7 @@ def _render_eval(p: dict) -> None:
     from nncli.render import tensor as render
 
     out = render.console()
-    out.print(Text(f"{_source(p['model'], Path(p['weights']), p['epoch'])} · {p['split']} "
+    out.print(Text(f"{source} · {p['split']} "
                    f"split, {p['samples']:,} samples", style="dim"))
     line = Text.assemble((f"{p['loss_name']} loss ", "bold"), _num(p["loss"]))
     confusion = p.get("confusion")
@@ -627,12 +573,14 @@ def predict(
     import numpy as np
 
     from nncli import io, ops
+    from nncli.loading import load
 
-    spec, model, weights, epoch = _load_model(config, weights)
+    loaded = load(config, weights, need_weights=True)
+    spec, model = loaded.spec, loaded.model
     x = as_batch(model, io.read_array(source, "--input"))
     y = model.predict(x)
     payload: dict[str, Any] = {"schema": "nncli.predict/1", "model": spec.name,
-                               "weights": str(weights), "input_shape": list(x.shape)}
+                               "weights": str(loaded.weights), "input_shape": list(x.shape)}
     if model.loss_name == "cross_entropy":
         probs = y if model.fused_softmax else ops.softmax(y, axis=-1)
         payload["probabilities"] = probs
@@ -642,7 +590,7 @@ def predict(
     if as_json:
         io.write_json(payload)
         return
-    _render_predict(payload, _source(spec.name, weights, epoch))
+    _render_predict(payload, loaded.source)
 
 
 def as_batch(model: Model, x: np.ndarray) -> np.ndarray:

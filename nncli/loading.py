@@ -1,0 +1,85 @@
+"""Which spec and weights a command means, and the model they make.
+
+CONFIG is a spec file, or a run folder made by `nncli train` (its config.yaml; the weights
+default to its best.npz, else last.npz). Weights that carry a vocabulary (a text model's)
+size the spec's `vocab` layers, so a trained text model loads without its training text.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nncli.checkpoint import META_KEY, parameters, read_npz
+from nncli.errors import InputError
+from nncli.model import Model
+from nncli.spec import Spec, load_spec
+from nncli.train import BEST, LAST
+from nncli.train import CONFIG_FILE as RUN_CONFIG
+
+
+@dataclass
+class Loaded:
+    spec: Spec
+    model: Model
+    weights: Path | None      # None: the spec's seeded initialisation
+    epoch: int | None         # the epoch a training checkpoint was saved at
+    vocab: Any                # nncli.text.Vocab of a text model's weights, else None
+
+    @property
+    def source(self) -> str:
+        """'digits-cnn · weights runs/cnn/best.npz (epoch 13)', for a display's header."""
+        if self.weights is None:
+            return f"{self.spec.name} · seeded initial weights"
+        epoch = f" (epoch {self.epoch})" if self.epoch is not None else ""
+        return f"{self.spec.name} · weights {self.weights}{epoch}"
+
+
+def resolve(config: Path, weights: Path | None, need_weights: bool,
+            what: str = "CONFIG") -> tuple[Path, Path | None]:
+    """(spec file, weights file or None) from CONFIG (a spec or a run folder) and --weights."""
+    config = Path(config)
+    if not config.exists():
+        raise InputError(f"{what}: '{config}' not found; pass a spec YAML or a run folder")
+    if config.is_dir():
+        spec = config / RUN_CONFIG
+        if not spec.is_file():
+            raise InputError(f"{what}: '{config}' is a folder without {RUN_CONFIG}; pass a "
+                             f"spec YAML or a run folder made by 'nncli train'")
+        if weights is None:
+            weights = next((config / n for n in (BEST, LAST) if (config / n).is_file()), None)
+            if weights is None:
+                raise InputError(f"--weights: the run folder '{config}' has no {BEST} or "
+                                 f"{LAST} yet; train it first or pass --weights")
+        return spec, weights
+    if weights is None and need_weights:
+        raise InputError(f"--weights: required with a spec file ({config}), e.g. --weights "
+                         f"runs/NAME/best.npz; or pass the run folder instead")
+    return config, weights
+
+
+def load(config: Path, weights: Path | None = None, need_weights: bool = False,
+         what: str = "CONFIG") -> Loaded:
+    """The model of CONFIG with its weights loaded (the weights file is read once)."""
+    from nncli import text
+
+    spec_path, weights = resolve(config, weights, need_weights, what)
+    if weights is None:
+        spec = load_spec(spec_path)
+        return Loaded(spec, spec.build(), None, None, None)
+    source = f"--weights {weights}"
+    arrays = read_npz(weights, "--weights")
+    vocab = text.Vocab.from_arrays(arrays, source) if text.VOCAB_KEY in arrays else None
+    spec = load_spec(spec_path, vocab=vocab)
+    model = spec.build()
+    model.load_state(parameters(arrays), source=source)
+    return Loaded(spec, model, weights, _epoch(arrays), vocab)
+
+
+def _epoch(arrays: dict) -> int | None:
+    try:
+        return int(json.loads(str(arrays[META_KEY]))["epoch"]) if META_KEY in arrays else None
+    except (ValueError, KeyError, TypeError):
+        return None
