@@ -23,8 +23,8 @@ from typer.testing import CliRunner
 from nncli import train as core
 from nncli.checkpoint import load_checkpoint
 from nncli.cli import app
-from nncli.commands.train import loss_chart
 from nncli.errors import RunFailed
+from nncli.render.train import loss_chart
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
