@@ -578,6 +578,8 @@ def _option_pools(trained: dict[str, Path], scratch: Path) -> dict[str, list]:
     text.write_text("1 2; 3 4\n")
     existing = scratch / "exists.npz"
     existing.write_bytes(b"")
+    spec_copy = scratch / "seed_rnn.yaml"          # a spec that output options may clobber
+    shutil.copy(CONFIGS / "seed_rnn.yaml", spec_copy)
     return {
         "int": [-1, 0, 1, 2, 3, 2**31, 2**62, 2**64, "x", "1.5", ""],
         "float": ["-1", "0", "1e-9", "0.5", "1", "1e300", "nan", "inf", "x", ""],
@@ -585,7 +587,7 @@ def _option_pools(trained: dict[str, Path], scratch: Path) -> dict[str, list]:
                 "1; 2", "-1", "--json", "🙂", str(text), "0.5,1"],
         "path": [trained["cnn"], trained["cnn"] / "config.yaml", trained["text"],
                  trained["cnn"] / "best.npz", junk, text, scratch / "nope.npz", scratch,
-                 existing, "/proc/nope/x", CONFIGS / "seed_rnn.yaml"],
+                 existing, "/proc/nope/x", spec_copy],
         "config": [trained["cnn"], trained["cnn"] / "config.yaml", trained["text"],
                    trained["rnn"] / "config.yaml", trained["mlp"] / "config.yaml",
                    CONFIGS / "seed_rnn.yaml", CONFIGS / "seed_gru_lite.yaml",
@@ -638,6 +640,11 @@ def test_option_combinations_fuzz(trained, sandbox, data, command):
         flag = data.draw(st.sampled_from(param.opts))
         if param.is_flag:
             argv.append(flag)
+            continue
+        if (command, param.name) == ("init", "out"):     # never a file other tests read
+            argv += [flag, data.draw(st.sampled_from([sandbox / f"w{next(SERIAL)}.npz",
+                                                      pools["path"][-1], "/proc/nope/w.npz",
+                                                      sandbox]))]
             continue
         if (command, param.name) == ("train", "out"):
             argv += [flag, data.draw(st.sampled_from([sandbox / f"r{next(SERIAL)}", sandbox,
