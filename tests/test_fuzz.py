@@ -8,8 +8,9 @@ NAME: ..." line on stderr (or 0 when the input is valid, with --json output that
 against the command's schema), never a traceback or an "internal error".
 
 The number of cases is printed at the end of the run ("fuzz: N cases"). The suite is
-derandomized and bounded (about 25 s on 2 cores); `python benchmarks/fuzz.py --examples 5000` runs
-the same properties with fresh random cases and many more of them (NNCLI_FUZZ_EXAMPLES).
+derandomized and bounded (about 25 s on 2 cores); `python benchmarks/fuzz.py --examples
+5000` runs the same properties with fresh random cases and many more of them
+(NNCLI_FUZZ_EXAMPLES).
 """
 
 from __future__ import annotations
