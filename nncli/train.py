@@ -279,13 +279,10 @@ class Trainer:
         grads = model.named_grads()
         if not math.isfinite(loss) or not math.isfinite(global_norm(grads)):
             what = "loss" if not math.isfinite(loss) else "gradient"
-            last = self.run_dir / LAST
-            saved = (f"the last good checkpoint is {last}" if last.is_file()
-                     else "no checkpoint was saved yet")
             raise RunFailed(
                 f"training diverged at epoch {self.epoch + 1}, batch {self.batch + 1}: the "
                 f"{what} is {loss if what == 'loss' else 'not finite'}; lower train.lr (now "
-                f"{lr:g}) or set train.clip; {saved}")
+                f"{lr:g}) or set train.clip; {self._last_good()}")
         if self.settings["clip"] is not None:
             clip_by_global_norm(grads, self.settings["clip"])
         self.optim.step(model.named_params(), grads, lr)
@@ -296,6 +293,11 @@ class Trainer:
             # Scored before this step's update, as the running loss is.
             p["correct"] += int((scores.argmax(axis=-1) == y).sum())
             p["labels"] += y.size
+
+    def _last_good(self) -> str:
+        last = self.run_dir / LAST
+        return (f"the last good checkpoint is {last}" if last.is_file()
+                else "no checkpoint was saved yet")
 
     def _end_epoch(self, lr: float) -> dict:
         p, nb = self.partial, self.batches_per_epoch()
@@ -316,6 +318,11 @@ class Trainer:
         metrics["seconds"] = round(p["seconds"], 4)
         metrics["grad_norms"] = {f"{i}.{layer.kind}": p["norms"][i] / nb
                                  for i, layer in enumerate(self.model.layers) if layer.params}
+        if metrics["val_loss"] is not None and not math.isfinite(metrics["val_loss"]):
+            raise RunFailed(               # the last step's update blew the weights up
+                f"training diverged in epoch {self.epoch}: the validation loss is "
+                f"{metrics['val_loss']}; lower train.lr (now {lr:g}) or set train.clip; "
+                f"{self._last_good()}")
         self.history.append(metrics)
         score = metrics["val_loss"] if metrics["val_loss"] is not None else metrics["train_loss"]
         improved = self.best is None or score < self.best["score"]

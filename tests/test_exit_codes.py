@@ -58,6 +58,7 @@ def paths(tmp_path_factory) -> dict[str, Path]:
     (root / "sine.yaml").write_text(SINE.replace("LR", "0.05"))
     (root / "diverge.yaml").write_text(SINE.replace("LR", "1.0e+300"))
     (root / "line.yaml").write_text(LINE)
+    (root / "valdiv.yaml").write_text(LINE.replace("lr: 0.01", "lr: 1.0e+150"))
     (root / "line.csv").write_text("".join(f"{i},{i % 3},{i + 1}\n" for i in range(8)))
     (root / "agree.yaml").write_text(AGREE)
     (root / "bad.yaml").write_text("input: [4]\nlayers: [{dense: {units: 0}}]\n")
@@ -107,6 +108,7 @@ CASES = [
     ("train", 2, ["train", "{root}/sine.yaml", "--out", "{sine}"]),   # never clobbers a run
     ("train", 2, ["train", "{bad}", "--out", "{root}/run2"]),
     ("train", 1, ["train", "{diverge}", "--out", "{root}/run1"]),
+    ("train", 1, ["train", "{root}/valdiv.yaml", "--out", "{root}/run3", "--json"]),  # val
     ("eval", 0, ["eval", "{sine}"]),
     ("eval", 2, ["eval", "{sine}", "--split", "dev"]),
     ("predict", 0, ["predict", "{sine}", "--input", "1; 2; 3; 4; 5; 6"]),
