@@ -58,7 +58,7 @@ def paths(tmp_path_factory) -> dict[str, Path]:
     (root / "sine.yaml").write_text(SINE.replace("LR", "0.05"))
     (root / "diverge.yaml").write_text(SINE.replace("LR", "1.0e+300"))
     (root / "line.yaml").write_text(LINE)
-    (root / "valdiv.yaml").write_text(LINE.replace("lr: 0.01", "lr: 1.0e+150"))
+    (root / "valdiv.yaml").write_text(LINE.replace("lr: 0.01", "lr: 1.0e+300"))
     (root / "line.csv").write_text("".join(f"{i},{i % 3},{i + 1}\n" for i in range(8)))
     (root / "agree.yaml").write_text(AGREE)
     (root / "bad.yaml").write_text("input: [4]\nlayers: [{dense: {units: 0}}]\n")
