@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from nncli.errors import InputError
-from nncli.io import ZIP_ERRORS, atomic_write, check_array_file
+from nncli.io import atomic_write, read_npz  # noqa: F401 (read_npz: part of this API)
 
 OPTIM_PREFIX = "optim/"
 META_KEY = "meta"
@@ -25,39 +25,6 @@ VOCAB_KEYS = ("vocab", "vocab_tokens")
 def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write arrays to path atomically (temp file + rename): a reader never sees half a file."""
     atomic_write(Path(path), lambda f: np.savez(f, **arrays), name=str(path))
-
-
-def read_npz(path: Path, what: str) -> dict[str, np.ndarray]:
-    """Every array of an .npz, loaded with allow_pickle=False; any problem is one InputError."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{what}: file '{path}' not found")
-    try:
-        with open(path, "rb") as f:
-            head = f.read(6)
-    except OSError as err:
-        raise InputError(f"{what}: cannot read '{path}': {err.strerror or err}") from None
-    if not head.startswith((b"PK", b"\x93NUMPY")):
-        kind = "a Python pickle" if head.startswith(b"\x80") else "not an .npz archive"
-        raise InputError(f"{what}: '{path}' is {kind}; weights and checkpoints are .npz "
-                         f"files written by 'nncli init', 'nncli train' or np.savez (nncli "
-                         f"never unpickles files)")
-    check_array_file(path, what)
-    try:
-        data = np.load(path, allow_pickle=False)
-        if not isinstance(data, np.lib.npyio.NpzFile):
-            raise InputError(f"{what}: '{path}' holds a single array (.npy), not an .npz "
-                             f"archive of named arrays")
-        with data:
-            return {k: data[k] for k in data.files}
-    except ValueError as err:
-        if "pickle" in str(err):
-            raise InputError(f"{what}: '{path}' holds Python objects, which nncli never "
-                             f"unpickles; save plain numeric arrays") from None
-        raise InputError(f"{what}: '{path}' is not a readable .npz file ({err})") from None
-    except (*ZIP_ERRORS, KeyError) as err:
-        raise InputError(f"{what}: '{path}' is not a readable .npz file "
-                         f"({type(err).__name__}: {err}); is it truncated?") from None
 
 
 def save_weights(path: Path, params: dict[str, np.ndarray],

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from nncli.errors import InputError
+from nncli.io import read_npz
 
 DIGITS_PATH = Path(__file__).resolve().parent.parent / "data" / "digits.npz"
 SPLITS = ("train", "val", "test")
@@ -224,7 +225,7 @@ def _digits(flat: bool) -> Dataset:
             f"data.name: the built-in 'digits' file is missing (looked for {path}); "
             "run nncli from a source checkout, or recreate it with data/make_digits.py"
         )
-    arrays = _read_npz(path, "data.name")
+    arrays = read_npz(path, "data.name", numeric=True)
     splits = []
     for part in SPLITS:
         if f"x_{part}" not in arrays or f"y_{part}" not in arrays:
@@ -305,7 +306,7 @@ def _load_file(raw: Any, opts: dict, base_dir: Path, seed: int) -> Dataset:
     if suffix == ".npz":
         if target is not None:
             raise InputError("data.target: only applies to .csv and .npy files; remove it")
-        arrays = _read_npz(path, "data.path")
+        arrays = read_npz(path, "data.path", numeric=True)
         missing = [key for key in ("x", "y") if key not in arrays]
         if missing:
             raise InputError(
@@ -318,32 +319,6 @@ def _load_file(raw: Any, opts: dict, base_dir: Path, seed: int) -> Dataset:
         table = _read_table(path, raw) if suffix == ".csv" else _read_npy(path, raw)
         x, y = (table[:, 1:], table[:, 0]) if target == "first" else (table[:, :-1], table[:, -1])
     return _make_file_dataset(raw, x, y, opts, seed)
-
-
-def _read_npz(path: Path, where: str) -> dict[str, np.ndarray]:
-    """Every array of an .npz file, read with allow_pickle=False; numeric arrays only."""
-    from nncli.io import check_array_file
-
-    check_array_file(path, where)
-    try:
-        loaded = np.load(path, allow_pickle=False)
-        if not hasattr(loaded, "files"):
-            raise InputError(
-                f"{where}: '{path.name}' holds a single array, not an .npz archive; "
-                "save it with np.savez(path, x=..., y=...)"
-            )
-        with loaded as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except _READ_ERRORS as err:
-        raise InputError(_unreadable(path, where, err)) from None
-    for key, array in arrays.items():
-        if not isinstance(array, np.ndarray):  # a member that is not a .npy file
-            raise InputError(f"{where}: '{path.name}' holds '{key}', which is not a numpy array")
-        if array.dtype.kind not in "biuf":
-            raise InputError(
-                f"{where}: array '{key}' in '{path.name}' is not numeric ({array.dtype})"
-            )
-    return arrays
 
 
 def _read_npy(path: Path, raw: str) -> np.ndarray:

@@ -311,6 +311,49 @@ def _read_npz_member(path: Path | IO[bytes], name: str, key: str | None,
     return _read_npy(data, name, label)
 
 
+def read_npz(path: str | Path, what: str, numeric: bool = False) -> dict[str, np.ndarray]:
+    """Every array of an .npz archive (weights, checkpoints, datasets), loaded with
+    allow_pickle=False after its headers pass the memory budget; any problem is one
+    InputError naming `what`. numeric: refuse arrays that are not bool/int/float."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what}: file '{path}' not found")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+    except OSError as err:
+        raise InputError(f"{what}: cannot read '{path}': {err.strerror or err}") from None
+    if not head.startswith((b"PK", b"\x93NUMPY")):
+        kind = "a Python pickle" if head.startswith(b"\x80") else "something else"
+        raise InputError(f"{what}: cannot read '{path}': it is {kind}, not an .npz archive "
+                         f"(write one with np.savez, 'nncli init' or 'nncli train'; nncli "
+                         f"never unpickles files)")
+    check_array_file(path, what)
+    try:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise InputError(f"{what}: cannot read '{path}': it holds a single array "
+                             f"(.npy), not an .npz archive of named arrays (np.savez)")
+        with data:
+            arrays = {k: data[k] for k in data.files}
+    except ValueError as err:
+        if "pickle" in str(err):
+            raise InputError(f"{what}: cannot read '{path}': it holds Python objects, which "
+                             f"nncli never unpickles; save plain numeric arrays") from None
+        raise InputError(f"{what}: cannot read '{path}': not a readable .npz file "
+                         f"({err})") from None
+    except (*ZIP_ERRORS, KeyError) as err:
+        raise InputError(f"{what}: cannot read '{path}': not a readable .npz file "
+                         f"({type(err).__name__}: {err}); is it truncated?") from None
+    for key, array in arrays.items():
+        if not isinstance(array, np.ndarray):         # a member that is not a .npy file
+            raise InputError(f"{what}: '{path}' holds '{key}', which is not a numpy array")
+        if numeric and array.dtype.kind not in "biuf":
+            raise InputError(f"{what}: array '{key}' in '{path.name}' is not numeric "
+                             f"({array.dtype})")
+    return arrays
+
+
 def check_array_file(path: str | Path, name: str) -> None:
     """Refuse an .npy/.npz file whose arrays, by their headers, need more than the memory
     budget, before numpy reads them (a compressed .npz can hold far more than its size on
