@@ -1,6 +1,6 @@
 """The long fuzz run: the properties of tests/test_fuzz.py with fresh random cases, many more.
 
-    python benchmarks/fuzz.py                   # 2000 examples per property (~10-15 min)
+    python benchmarks/fuzz.py                   # 2000 examples per property (~4 min)
     python benchmarks/fuzz.py --examples 5000   # more
     python benchmarks/fuzz.py --examples 500 -k spec   # only the spec fuzzing
 
