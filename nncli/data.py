@@ -205,7 +205,7 @@ def _flag(opts: dict, key: str) -> bool:
 def _check_generated_size(name: str, opts: dict, n: int) -> None:
     """Refuse, before generating, a dataset whose arrays would exceed the memory budget:
     float64 working arrays per sample, about 4 times the sample's values."""
-    from nncli.io import check_budget
+    from nncli.budget import check_budget
 
     if name == "bars":
         side = _int(opts, "size", 3)

@@ -3,8 +3,8 @@
 Every problem becomes one `InputError` line that names the argument (`INPUT`, `KERNEL`, ...),
 what was expected and what was found. Nothing here prints, and nothing is unpickled.
 
-Sizes are checked against a memory budget *before* anything large is allocated: the budget
-is a fraction of the available RAM, or `NNCLI_MEMORY_BUDGET` (bytes, or `512M`, `2G`).
+Sizes are checked against the memory budget (nncli/budget.py) *before* anything large is
+allocated.
 """
 
 from __future__ import annotations
@@ -26,63 +26,16 @@ from typing import IO, Any
 
 import numpy as np
 
+from nncli.budget import check_budget, human_bytes, memory_budget
 from nncli.errors import InputError, RunFailed
 
 TEXT_SUFFIXES = (".txt", ".csv", ".tsv")
 KNOWN_SUFFIXES = TEXT_SUFFIXES + (".npy", ".npz", ".json")
 FORMS = 'an inline matrix like "1 0; 0 1", a file (.txt, .csv, .npy, .npz, .json) or - for stdin'
-BUDGET_ENV = "NNCLI_MEMORY_BUDGET"
-BUDGET_FRACTION = 0.25          # of the available RAM
 TEXT_COST_PER_CHAR = 24         # working bytes parsing needs per character of text or JSON
 INT_EXACT = 2**53               # integers beyond this are read as float64
 MAX_NDIM = 4
 _NPY_MAGIC = b"\x93NUMPY"
-
-
-# --------------------------------------------------------------------------- memory budget
-
-def parse_size(text: str, name: str = BUDGET_ENV) -> int:
-    """'1048576', '512K', '64M', '2G', '1.5GB' -> bytes."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*", text, re.IGNORECASE)
-    if not m:
-        raise InputError(f"{name}: expected a size like 512M or 2G, got '{text}'")
-    power = "kmgt".find(m.group(2).lower()) + 1 if m.group(2) else 0
-    return int(float(m.group(1)) * 1024**power)
-
-
-def _available_memory() -> int:
-    with suppress(OSError, ValueError), open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    with suppress(AttributeError, ValueError, OSError):
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return 4 * 1024**3
-
-
-def memory_budget() -> int:
-    """Bytes one command may allocate for arrays: NNCLI_MEMORY_BUDGET or 1/4 of free RAM."""
-    env = os.environ.get(BUDGET_ENV)
-    if env:
-        return parse_size(env)
-    return max(int(_available_memory() * BUDGET_FRACTION), 64 * 1024**2)
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("bytes", "KB", "MB", "GB", "TB"):
-        if n < 1024 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} PB"  # pragma: no cover
-
-
-def check_budget(nbytes: int, name: str, what: str, fix: str = "") -> None:
-    """Raise InputError if `what` (e.g. 'the 9000x9000 input') needs more than the budget."""
-    budget = memory_budget()
-    if nbytes > budget:
-        hint = f"{fix}, or set {BUDGET_ENV}" if fix else f"set {BUDGET_ENV} to raise it"
-        raise InputError(f"{name}: {what} needs about {human_bytes(nbytes)}, over the memory "
-                         f"budget of {human_bytes(budget)}; {hint}")
 
 
 def _check_text_budget(nchars: int, name: str) -> None:

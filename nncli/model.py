@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nncli.budget import check_budget
 from nncli.errors import InputError
-from nncli.io import check_budget
 from nncli.layers import Layer, Softmax
 from nncli.losses import LOSSES, check_targets
 

@@ -36,8 +36,8 @@ import numpy as np
 import yaml
 
 from nncli import layers as L
+from nncli.budget import check_budget
 from nncli.errors import InputError
-from nncli.io import check_budget
 from nncli.model import Model, ShapeError
 
 REQUIRED = object()

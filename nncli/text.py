@@ -203,7 +203,7 @@ def _tokenised(key: str, path: str, stamp: int, seed: int):
     if opts.get("name") == "agreement":
         counts = [D._int(opts, k, 1 if k == "train" else 0) for k in D.SPLITS]
         span = _modifier_span(opts["modifiers"])
-        from nncli.io import check_budget
+        from nncli.budget import check_budget
 
         words = 8 + 4 * (span[1] if span else 4)          # words in the longest sentence
         check_budget(100 * words * sum(counts), "data.agreement", f"generating "
@@ -272,7 +272,7 @@ def _read_text(path: Path, raw: str) -> str:
 def windows(ids: np.ndarray, window: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
     """x (N, T) float64 ids and y (N, T) int64 next ids: x = ids[i:i+T], y = ids[i+1:i+T+1]."""
     n = (len(ids) - 1 - window) // stride + 1 if len(ids) > window else 0
-    from nncli.io import check_budget
+    from nncli.budget import check_budget
 
     check_budget(32 * n * window, "data.window", f"{n:,} windows of {window} tokens",
                  "use a larger data.stride or a smaller data.window")
@@ -394,7 +394,7 @@ def agreement_pairs(seed: int, per_bucket: int = 200, max_modifiers: int = 4
     """Test pairs with 0..max_modifiers modifiers, all of them attractors (the other number),
     drawn from their own random stream (seed, 'agreement-pairs'), not the training text's.
     Each context starts with '.', as a sentence inside the training text does."""
-    from nncli.io import check_budget
+    from nncli.budget import check_budget
 
     check_budget(4000 * (max_modifiers + 1) * per_bucket, "--pairs", f"{per_bucket:,} test "
                  f"sentences per row", "use a smaller --pairs")
@@ -500,7 +500,7 @@ def complete(model, vocab: Vocab, prompt: Sequence[str], length: int, temperatur
     same arguments give the same text; temperature 0 is greedy. Each step records the
     `candidates` most likely tokens under the model."""
     window = check_text_model(model, vocab, "--weights")
-    from nncli.io import check_budget
+    from nncli.budget import check_budget
 
     check_budget((300 + 150 * candidates) * length, "--length", f"{length:,} tokens",
                  "use a smaller --length")

@@ -151,7 +151,7 @@ def builtin_model(cell: str, steps: int, hidden: int, input_size: int = 1, seed:
     rec = RNN(hidden) if cell == "rnn" else GruLite(hidden, gate=gate)
     head = Dense(1)
     model = Model([rec, head], (steps, input_size), "mse", "sum", f"built-in {cell}", seed)
-    from nncli.io import check_budget
+    from nncli.budget import check_budget
 
     check_budget(model.param_bytes() + 8 * 4 * hidden * hidden, "--hidden", f"a built-in "
                  f"{cell} of {hidden:,} hidden units", "use a smaller --hidden")
@@ -432,7 +432,7 @@ def trace(model: Model, x: np.ndarray, target: np.ndarray, *, layer: int | None 
         raise InputError(f"--target: {len(target)} samples for {len(x)} input sequences")
     n, h = x.shape[0], rec.hidden
     steps = (model.input_shape if idx == 0 else model.shapes[idx - 1])[0]
-    from nncli.io import check_budget
+    from nncli.budget import check_budget
 
     check_budget(3 * n * steps * h * h * 8, "--input", f"the Jacobians of {n} x {steps} "
                  f"steps x {h}x{h}", "trace fewer sequences at once")

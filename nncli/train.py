@@ -21,10 +21,11 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from nncli.budget import check_budget
 from nncli.checkpoint import load_checkpoint, save_checkpoint
 from nncli.data import Dataset, Split, load_dataset
 from nncli.errors import InputError, RunFailed
-from nncli.io import atomic_write, check_budget
+from nncli.io import atomic_write
 from nncli.model import Model
 from nncli.optim import SGD, clip_by_global_norm, global_norm, scheduled_lr
 from nncli.spec import Spec, check_options, load_spec

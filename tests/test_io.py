@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nncli import io
+from nncli import budget, io
 from nncli.errors import InputError, RunFailed
 
 SEED_A = [[1, 0, 0, 0, 1], [0, 1, 0, 0, 1], [0, 0, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 0, 0, 1]]
@@ -282,12 +282,12 @@ def test_stdin_errors():
 # --------------------------------------------------------------------------- memory budget
 
 def test_budget_refuses_large_inline_and_text(monkeypatch, tmp_path):
-    monkeypatch.setenv(io.BUDGET_ENV, "1K")
+    monkeypatch.setenv(budget.BUDGET_ENV, "1K")
     big = " ".join(["1"] * 200)
     m = err(big)
     assert m.startswith("INPUT: parsing 399 bytes of text needs about 9.4 KB, over the memory "
                         "budget of 1.0 KB")
-    assert io.BUDGET_ENV in m
+    assert budget.BUDGET_ENV in m
     f = tmp_path / "big.txt"
     f.write_text(big)
     assert "over the memory budget" in err(f)
@@ -307,15 +307,15 @@ def test_budget_is_checked_from_the_npy_header_before_allocating(tmp_path):
 
 
 def test_budget_setting(monkeypatch):
-    assert io.parse_size("512M") == 512 * 1024**2
-    assert io.parse_size("2G") == 2 * 1024**3
-    assert io.parse_size("1.5kb") == 1536
-    assert io.parse_size("1000") == 1000
-    monkeypatch.setenv(io.BUDGET_ENV, "lots")
+    assert budget.parse_size("512M") == 512 * 1024**2
+    assert budget.parse_size("2G") == 2 * 1024**3
+    assert budget.parse_size("1.5kb") == 1536
+    assert budget.parse_size("1000") == 1000
+    monkeypatch.setenv(budget.BUDGET_ENV, "lots")
     with pytest.raises(InputError, match="NNCLI_MEMORY_BUDGET: expected a size like 512M"):
-        io.memory_budget()
-    monkeypatch.delenv(io.BUDGET_ENV)
-    assert io.memory_budget() >= 64 * 1024**2
+        budget.memory_budget()
+    monkeypatch.delenv(budget.BUDGET_ENV)
+    assert budget.memory_budget() >= 64 * 1024**2
 
 
 # --------------------------------------------------------------------------- writing

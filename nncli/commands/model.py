@@ -115,7 +115,7 @@ def summary_cmd(config: Path = CONFIG, as_json: bool = JSON) -> None:
 def _print_summary(spec, rows, total, act_bytes, complete: bool) -> None:
     from rich.table import Table
 
-    from nncli.io import human_bytes
+    from nncli.budget import human_bytes
     from nncli.render.tensor import console
 
     table = Table(title=f"{spec.name}  (input {tuple(spec.input_shape)}, loss {spec.loss}, "
