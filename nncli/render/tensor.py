@@ -20,6 +20,8 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
+from nncli.io import shape_str  # noqa: F401 (one spelling of shapes; re-exported)
+
 ELLIPSIS = "…"
 # ColorBrewer RdBu: light -> strong for each sign.
 _NEG = ((209, 229, 240), (103, 169, 207), (33, 102, 172))
@@ -62,11 +64,6 @@ def format_number(v: float, digits: int = 4) -> str:
     if isinstance(v, int | bool) or (math.isfinite(v) and v == round(v) and abs(v) < 1e15):
         return str(int(v))
     return format_float(v, digits)
-
-
-def shape_str(shape: Iterable[int]) -> str:
-    """(5, 5) -> '5x5'."""
-    return "x".join(str(int(n)) for n in shape) or "scalar"
 
 
 def stats_line(array: np.ndarray) -> str:
