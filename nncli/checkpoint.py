@@ -51,6 +51,15 @@ def load_vocab_arrays(path: Path, what: str = "--weights") -> dict[str, np.ndarr
     return {k: arrays[k] for k in VOCAB_KEYS if k in arrays}
 
 
+def saved_epoch(arrays: dict[str, np.ndarray]) -> int | None:
+    """The epoch a training checkpoint's arrays were saved at (None for plain weights or a
+    meta record that cannot be read)."""
+    try:
+        return int(json.loads(str(arrays[META_KEY]))["epoch"]) if META_KEY in arrays else None
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def save_checkpoint(path: Path, params: dict[str, np.ndarray],
                     velocity: dict[str, np.ndarray], meta: dict,
                     extra: dict[str, np.ndarray] | None = None) -> None:

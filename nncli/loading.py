@@ -7,12 +7,11 @@ size the spec's `vocab` layers, so a trained text model loads without its traini
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nncli.checkpoint import META_KEY, parameters, read_npz
+from nncli.checkpoint import parameters, read_npz, saved_epoch
 from nncli.errors import InputError
 from nncli.model import Model
 from nncli.spec import Spec, load_spec
@@ -75,11 +74,4 @@ def load(config: Path, weights: Path | None = None, need_weights: bool = False,
     spec = load_spec(spec_path, vocab=vocab)
     model = spec.build()
     model.load_state(parameters(arrays), source=source)
-    return Loaded(spec, model, weights, _epoch(arrays), vocab)
-
-
-def _epoch(arrays: dict) -> int | None:
-    try:
-        return int(json.loads(str(arrays[META_KEY]))["epoch"]) if META_KEY in arrays else None
-    except (ValueError, KeyError, TypeError):
-        return None
+    return Loaded(spec, model, weights, saved_epoch(arrays), vocab)

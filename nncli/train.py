@@ -22,7 +22,7 @@ import numpy as np
 import yaml
 
 from nncli.budget import check_budget
-from nncli.checkpoint import load_checkpoint, save_checkpoint
+from nncli.checkpoint import load_checkpoint, read_npz, save_checkpoint, saved_epoch
 from nncli.data import Dataset, Split, load_dataset
 from nncli.errors import InputError, RunFailed
 from nncli.io import atomic_write
@@ -347,8 +347,8 @@ def metrics_record(metrics: dict) -> dict:
 
 def _checkpoint_epoch(path: Path) -> int | None:
     try:
-        return int(load_checkpoint(path)[2]["epoch"])
-    except (InputError, KeyError, TypeError, ValueError):
+        return saved_epoch(read_npz(path, "checkpoint"))
+    except InputError:
         return None
 
 
