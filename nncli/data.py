@@ -284,10 +284,22 @@ def _bars(rng: np.random.Generator, n: int, opts: dict) -> Split:
 # --- user files --------------------------------------------------------------------------
 
 
-def _load_file(raw: Any, opts: dict, base_dir: Path, seed: int) -> Dataset:
+def data_file(raw: Any, base_dir: Path) -> Path:
+    """`data.path` resolved against the spec's folder (files there are only ever read)."""
     if not isinstance(raw, str) or not raw.strip():
         raise InputError(f"data.path: expected a file name, got {raw!r}")
-    path = (base_dir / Path(raw).expanduser()).resolve()
+    return (Path(base_dir) / Path(raw).expanduser()).resolve()
+
+
+def require_file(path: Path, raw: str) -> Path:
+    if not path.is_file():
+        raise InputError(f"data.path: file '{raw}' not found (looked in {path.parent}); "
+                         f"check the path, which is relative to the spec's folder")
+    return path
+
+
+def _load_file(raw: Any, opts: dict, base_dir: Path, seed: int) -> Dataset:
+    path = data_file(raw, base_dir)
     suffix = path.suffix.lower()
     if suffix not in FILE_SUFFIXES:
         raise InputError(
@@ -295,11 +307,7 @@ def _load_file(raw: Any, opts: dict, base_dir: Path, seed: int) -> Dataset:
             "a .csv or a .npy (a numeric table whose first or last column is the target); "
             "for text to train a language model on, add 'tokens: chars' or 'tokens: words'"
         )
-    if not path.is_file():
-        raise InputError(
-            f"data.path: file '{raw}' not found (looked in {path.parent}); "
-            "check the path, which is relative to the spec's folder"
-        )
+    require_file(path, raw)
     target = opts["target"]
     if target not in (None, "first", "last"):
         raise InputError(f"data.target: expected first or last, got {target!r}")

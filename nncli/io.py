@@ -46,11 +46,12 @@ def _check_text_budget(nchars: int, name: str) -> None:
 # --------------------------------------------------------------------------- reading
 
 def read_array(source: str, name: str = "INPUT", *, ndims: Iterable[int] | None = None,
-               stdin: IO | None = None) -> np.ndarray:
+               what: str | None = None, stdin: IO | None = None) -> np.ndarray:
     """Read a tensor from `source`: inline text or JSON, a file path, or '-' for stdin.
 
     Returns int64 when every value is an integer (|v| <= 2**53), else float64; all values
-    finite, at least one value, at most 4-D. `ndims` restricts the accepted ranks.
+    finite, at least one value, at most 4-D. `ndims` restricts the accepted ranks (`what`
+    describes them in the error, e.g. "a 2-D matrix (H, W)").
     npz members are chosen with `file.npz:key` (default: the first array).
     """
     if source == "-":
@@ -66,8 +67,8 @@ def read_array(source: str, name: str = "INPUT", *, ndims: Iterable[int] | None 
     if ndims is not None:
         ndims = tuple(ndims)
         if arr.ndim not in ndims:
-            raise InputError(f"{name}: expected {_describe_ndims(ndims)}, got a {arr.ndim}-D "
-                             f"array of shape {shape_str(arr.shape)}")
+            raise InputError(f"{name}: expected {what or _describe_ndims(ndims)}, got a "
+                             f"{arr.ndim}-D array of shape {shape_str(arr.shape)}")
     return arr
 
 

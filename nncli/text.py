@@ -173,7 +173,7 @@ def text_streams(cfg: dict, base_dir: Path, seed: int) -> Streams:
                          "(a file)")
     if "path" in cfg:
         opts = D._options(cfg, _TEXT_OPTIONS, "a text file", extra="path")
-        path = _text_path(opts["path"], base_dir)
+        path = D.require_file(D.data_file(opts["path"], base_dir), opts["path"])
         stamp = path.stat().st_mtime_ns
         name = str(opts["path"])
     else:
@@ -235,16 +235,6 @@ def _modifier_span(value: Any) -> tuple[int, int] | None:
         raise InputError(f"data.modifiers: expected [low, high] with 0 <= low <= high <= 20 "
                          f"(modifiers between subject and verb), got {value!r}")
     return value[0], value[1]
-
-
-def _text_path(raw: Any, base_dir: Path) -> Path:
-    if not isinstance(raw, str) or not raw.strip():
-        raise InputError(f"data.path: expected a file name, got {raw!r}")
-    path = (Path(base_dir) / Path(raw).expanduser()).resolve()
-    if not path.is_file():
-        raise InputError(f"data.path: file '{raw}' not found (looked in {path.parent}); "
-                         f"check the path, which is relative to the spec's folder")
-    return path
 
 
 def _read_text(path: Path, raw: str) -> str:

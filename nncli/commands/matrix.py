@@ -37,11 +37,7 @@ def check_int(option: str, value: int, minimum: int) -> int:
 def _read(source: str, name: str, ndims: tuple[int, ...], what: str) -> np.ndarray:
     from nncli import io
 
-    arr = io.read_array(source, name)
-    if arr.ndim not in ndims:
-        raise InputError(f"{name}: expected {what}, got a {arr.ndim}-D array of shape "
-                         f"{io.shape_str(arr.shape)}")
-    return arr
+    return io.read_array(source, name, ndims=ndims, what=what)
 
 
 def _size_formula(n: int, k: int, s: int, p: int | None) -> str:
