@@ -149,7 +149,6 @@ class TrainView:
     def finished(self, resumed: bool) -> None:
         from rich.text import Text
 
-        from nncli import train as core
 
         t, out = self.trainer, self.console
         history = t.history
@@ -169,12 +168,11 @@ class TrainView:
             out.print()
             out.print(loss_chart(history))
         out.print()
-        weights = run / (core.BEST if (run / core.BEST).is_file() else core.LAST)
         spans = t.settings["epochs"]
         more = "" if t.epoch < spans else f" --epochs {t.epoch + 10}"
         for label, command in (
                 ("run folder", str(run)),
-                ("evaluate", f"nncli eval {_q(run / core.CONFIG_FILE)} --weights {_q(weights)}"),
+                ("evaluate", f"nncli eval {_q(run)}"),     # a run folder: its best weights
                 ("predict", f"nncli predict {_q(run)} --input FILE"),
                 ("continue" if t.epoch < spans else "train more",
                  f"nncli train --resume {_q(run)}{more}")):
