@@ -141,7 +141,7 @@ def test_loss_decreases_and_files_are_written(tmp_path):
     text = result.stdout
     for piece in ("train", "val", "|grad|", "0.conv", "3.dense", "best epoch",
                   "loss per epoch", f"nncli train --resume {out}",
-                  f"nncli eval {out / 'config.yaml'} --weights {out / 'best.npz'}"):
+                  f"nncli eval {out}\n"):
         assert piece in text, piece
 
 
