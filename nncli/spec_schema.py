@@ -47,6 +47,9 @@ DATA_KINDS: dict[str, dict] = {
     "modifiers": {"anyOf": [{"type": "null"}, {
         "type": "array", "minItems": 2, "maxItems": 2,
         "items": {"type": "integer", "minimum": 0, "maximum": 20}}]},
+    "fillers": {"anyOf": [{"type": "null"}, {
+        "type": "array", "minItems": 2, "maxItems": 2,
+        "items": {"type": "integer", "minimum": 0, "maximum": 200}}]},
 }
 FLOAT_KINDS = {"float>0": {"type": "number", "exclusiveMinimum": 0},
                "float>=0": {"type": "number", "minimum": 0},

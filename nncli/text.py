@@ -17,6 +17,8 @@ Text datasets (`data:` in a spec; options after the name):
     agreement  tokens: words  window: 32  stride: (= window)  train: 20000 val: 1000
                test: 1000 (sentences, generated from the spec's seed)
                modifiers: (0-4, mostly 1-3) or [low, high] between subject and verb
+               fillers: (none) or [low, high] number-neutral words right after the
+               subject ("the dogs very still often run ."), drawn uniformly
     path: FILE, tokens: chars|words   as sonnets (a UTF-8 text file; `tokens:` is required)
 
 A token stream is split into train/val/test in order (the first 90% of the text trains,
@@ -142,7 +144,8 @@ def show_token(token: str) -> str:
 
 _TEXT_OPTIONS = {"tokens": "chars", "window": 64, "stride": None, "split": [0.9, 0.05, 0.05]}
 _AGREEMENT_OPTIONS = {"tokens": "words", "window": 32, "stride": None, "train": 20000,
-                      "val": 1000, "test": 1000, "modifiers": None}
+                      "val": 1000, "test": 1000, "modifiers": None,
+                      "fillers": None}
 
 
 def is_text_config(cfg: dict) -> bool:
@@ -203,16 +206,18 @@ def _tokenised(key: str, path: str, stamp: int, seed: int):
     if opts.get("name") == "agreement":
         counts = [D._int(opts, k, 1 if k == "train" else 0) for k in D.SPLITS]
         span = _modifier_span(opts["modifiers"])
+        fill = _filler_span(opts["fillers"])
         from nncli.budget import check_budget
 
-        words = 8 + 4 * (span[1] if span else 4)          # words in the longest sentence
+        words = 8 + 4 * (span[1] if span else 4) + (fill[1] if fill else 0)   # longest
         check_budget(100 * words * sum(counts), "data.agreement", f"generating "
                      f"{sum(counts):,} sentences", "ask for fewer (data.train, data.val, "
                      "data.test)")
         parts = []
         for i, n in enumerate(counts):
             u = Uniforms(np.random.default_rng([seed, zlib.crc32(b"agreement"), i]))
-            text = " ".join(" ".join(agreement_sentence(u, span=span)[0]) for _ in range(n))
+            text = " ".join(" ".join(agreement_sentence(u, span=span, filler_span=fill)[0])
+                            for _ in range(n))
             parts.append(tokenize(text, mode))
     else:
         text = _read_text(Path(path), opts.get("path", "sonnets"))
@@ -234,6 +239,20 @@ def _modifier_span(value: Any) -> tuple[int, int] | None:
     if not ok:
         raise InputError(f"data.modifiers: expected [low, high] with 0 <= low <= high <= 20 "
                          f"(modifiers between subject and verb), got {value!r}")
+    return value[0], value[1]
+
+
+def _filler_span(value: Any) -> tuple[int, int] | None:
+    """data.fillers: null (none) or [low, high] filler words after the subject, uniformly."""
+    if value is None:
+        return None
+    ok = (isinstance(value, list) and len(value) == 2 and all(
+        isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_FILLERS
+        for v in value) and value[0] <= value[1])
+    if not ok:
+        raise InputError(f"data.fillers: expected [low, high] with 0 <= low <= high <= "
+                         f"{MAX_FILLERS} (filler words between subject and verb), got "
+                         f"{value!r}")
     return value[0], value[1]
 
 
@@ -300,6 +319,8 @@ TRANSITIVE = ("chase", "see", "like", "follow", "feed", "know")      # in relati
 ADJECTIVES = ("big", "small", "old", "young", "happy", "lazy")
 PREPOSITIONS = ("near", "behind", "with")
 MODIFIER_P = (0.2, 0.25, 0.25, 0.2, 0.1)       # P(0..4 modifiers) in the training text
+FILLERS = ("very", "really", "quite", "still", "often", "now")   # carry no number
+MAX_FILLERS = 200
 
 
 class Uniforms:
@@ -321,12 +342,17 @@ class Uniforms:
 
 
 def agreement_sentence(u: Uniforms, modifiers: int | None = None, attractors: bool = False,
-                       span: tuple[int, int] | None = None) -> tuple[list[str], int, int]:
+                       span: tuple[int, int] | None = None, fillers: int | None = None,
+                       filler_span: tuple[int, int] | None = None
+                       ) -> tuple[list[str], int, int]:
     """One sentence of the agreement grammar: (words, subject index, main verb index).
 
         S   -> the [ADJ] N  MOD*  V  .          V agrees in number with N
         MOD -> PREP the [ADJ] N                 "near the cats"
              | that the [ADJ] N [PP] Vt         "that the cats chase" (Vt agrees with its N)
+
+    With `fillers` (or a count drawn uniformly from `filler_span`), K words from FILLERS
+    (adverbs: no nouns, no number) follow the subject noun: "the dogs very still run ."
 
     e.g. "the dog that the cats chase runs ." Training text: 0-4 modifiers (MODIFIER_P), or
     uniformly span[0]..span[1] of them, each noun's number a coin flip, adjectives with
@@ -352,8 +378,11 @@ def agreement_sentence(u: Uniforms, modifiers: int | None = None, attractors: bo
     def verb(options: Sequence[str], number: bool) -> str:
         return u.pick(options) + ("" if number else "s")
 
+    if fillers is None and filler_span is not None:
+        fillers = filler_span[0] + int(u() * (filler_span[1] - filler_span[0] + 1))
     words = noun_phrase(plural)
     subject = len(words) - 1
+    words += [u.pick(FILLERS) for _ in range(fillers or 0)]
     for _ in range(modifiers):
         other = (not plural) if attractors else u() < 0.5
         if u() < 0.5:
@@ -377,26 +406,31 @@ class AgreementPair:
     wrong: str
     modifiers: int
     distance: int               # words strictly between the subject noun and the verb
+    fillers: int = 0            # filler words right after the subject (data.fillers)
 
 
-def agreement_pairs(seed: int, per_bucket: int = 200, max_modifiers: int = 4
-                    ) -> list[AgreementPair]:
+def agreement_pairs(seed: int, per_bucket: int = 200, max_modifiers: int = 4,
+                    fillers: Sequence[int] = ()) -> list[AgreementPair]:
     """Test pairs with 0..max_modifiers modifiers, all of them attractors (the other number),
     drawn from their own random stream (seed, 'agreement-pairs'), not the training text's.
+    With `fillers` (counts K), the buckets are instead "the N F^K" with K filler words and
+    no modifiers, one bucket per K (for models trained with data.fillers).
     Each context starts with '.', as a sentence inside the training text does."""
     from nncli.budget import check_budget
 
-    check_budget(4000 * (max_modifiers + 1) * per_bucket, "--pairs", f"{per_bucket:,} test "
-                 f"sentences per row", "use a smaller --pairs")
+    buckets = [(0, k) for k in fillers] or [(m, 0) for m in range(max_modifiers + 1)]
+    longest = max(k for _, k in buckets)                  # fillers make contexts longer
+    check_budget(4000 * len(buckets) * per_bucket * max(1, longest // 16), "--pairs",
+                 f"{per_bucket:,} test sentences per row", "use a smaller --pairs")
     u = Uniforms(np.random.default_rng([seed, zlib.crc32(b"agreement-pairs")]))
     pairs = []
-    for m in range(max_modifiers + 1):
+    for m, k in buckets:
         for _ in range(per_bucket):
-            words, subject, verb = agreement_sentence(u, m, attractors=True)
+            words, subject, verb = agreement_sentence(u, m, attractors=True, fillers=k)
             right = words[verb]
             wrong = right[:-1] if right.endswith("s") else right + "s"
             pairs.append(AgreementPair((".", *words[:verb]), right, wrong, m,
-                                       verb - subject - 1))
+                                       verb - subject - 1, k))
     return pairs
 
 
@@ -518,6 +552,7 @@ class AgreementRow:
     pairs: int
     accuracy: float                 # share of pairs with P(right) > P(wrong)
     p_right: float                  # mean of P(right) / (P(right) + P(wrong))
+    fillers: int = 0                # filler words after the subject (0 without --fillers)
 
 
 def score_agreement(model, vocab: Vocab, pairs: Sequence[AgreementPair]) -> list[AgreementRow]:
@@ -541,11 +576,11 @@ def score_agreement(model, vocab: Vocab, pairs: Sequence[AgreementPair]) -> list
         wrong = logp[np.arange(len(group)), vocab.encode([pairs[i].wrong for i in group])]
         margin[group] = right - wrong        # log P(right) - log P(wrong)
     rows = []
-    for m in sorted({p.modifiers for p in pairs}):
-        idx = [i for i, p in enumerate(pairs) if p.modifiers == m]
+    for m, k in sorted({(p.modifiers, p.fillers) for p in pairs}):
+        idx = [i for i, p in enumerate(pairs) if (p.modifiers, p.fillers) == (m, k)]
         dist = [pairs[i].distance for i in idx]
         d = margin[idx]
         rows.append(AgreementRow(m, (min(dist), max(dist)), len(idx),
                                  float(np.mean(d > 0)),
-                                 float(np.mean(1.0 / (1.0 + np.exp(-d))))))
+                                 float(np.mean(1.0 / (1.0 + np.exp(-d)))), k))
     return rows

@@ -356,6 +356,35 @@ def test_grammar_agrees_and_test_pairs_have_attractors():
             <= 4 * pair.modifiers
 
 
+def test_fillers_are_number_neutral_and_uniformly_many():
+    vocab = set(text.NOUNS) | {n + "s" for n in text.NOUNS} | set(text.VERBS) \
+        | {v + "s" for v in text.VERBS} | set(text.TRANSITIVE) | set(text.ADJECTIVES)
+    assert not set(text.FILLERS) & vocab and not any(f.rstrip("s") in vocab
+                                                     for f in text.FILLERS)
+    u = text.Uniforms(np.random.default_rng(5))
+    counts = []
+    for _ in range(3000):
+        words, subject, verb = text.agreement_sentence(u, span=(0, 0), filler_span=(2, 6))
+        between = words[subject + 1:verb]
+        assert all(w in text.FILLERS for w in between)
+        assert words[verb].endswith("s") != words[subject].endswith("s")
+        counts.append(len(between))
+    assert sorted(set(counts)) == [2, 3, 4, 5, 6]
+    assert np.bincount(counts)[2:].min() > 0.17 * len(counts)       # ~0.2 each: uniform
+    pairs = text.agreement_pairs(0, 20, fillers=[0, 3, 40])
+    assert [(p.modifiers, p.fillers, p.distance) for p in pairs[::20]] == [
+        (0, 0, 0), (0, 3, 3), (0, 40, 40)]
+    assert all(set(p.context[3:]) <= set(text.FILLERS) for p in pairs)
+    streams = text.text_streams({"name": "agreement", "train": 50, "val": 5, "test": 0,
+                                 "modifiers": [0, 0], "fillers": [0, 4]}, Path("."), 0)
+    assert set(text.FILLERS) <= set(streams.vocab.tokens)
+    plain = text.text_streams({"name": "agreement", "train": 50, "val": 5, "test": 0},
+                              Path("."), 0)
+    assert not set(text.FILLERS) & set(plain.vocab.tokens)
+    with pytest.raises(InputError, match="data.fillers: expected"):
+        text.text_streams({"name": "agreement", "fillers": [5, 2]}, Path("."), 0)
+
+
 def test_agreement_scorer_on_a_hand_made_model(tmp_path):
     """A model that only looks at the last word: after 'dog' it prefers 'runs' (right),
     after 'dogs' it also prefers 'runs' (wrong), by known margins."""
@@ -406,6 +435,24 @@ def test_agreement_command(tmp_path):
     memo = train_run(tmp_path / "memo", epochs=1)
     wrong = run("agreement", memo, "--pairs", "2")
     assert wrong.exit_code == 2 and "the vocabulary lacks" in wrong.stderr
+    far_data = {**data, "modifiers": [0, 0], "fillers": [0, 3]}
+    (tmp_path / "far").mkdir()
+    far = train_run(tmp_path / "far", data=far_data, window=8, epochs=1, hidden=8)
+    scored = run("agreement", far, "--pairs", "4", "--fillers", "3,0", "--json")
+    assert scored.exit_code == 0, scored.output
+    import jsonschema
+
+    from nncli.commands.schema import load_schema
+
+    jsonschema.validate(json.loads(scored.stdout), load_schema("agreement"),
+                        cls=jsonschema.Draft202012Validator)
+    assert "fillers" not in payload["models"][0]["rows"][0]       # unchanged without it
+    rows = json.loads(scored.stdout)["models"][0]["rows"]
+    assert [(r["fillers"], r["distance"], r["modifiers"]) for r in rows] == [
+        (0, [0, 0], 0), (3, [3, 3], 0)]
+    table = run("agreement", far, "--pairs", "2", "--fillers", "0,2")
+    assert table.exit_code == 0 and "fillers" in table.stdout and "e.g. 2 fillers" in table.stdout
+    assert run("agreement", far, "--fillers", "1,x").exit_code == 2
 
 
 def test_model_commands_take_text_specs(tmp_path):

@@ -251,6 +251,10 @@ def agreement_cmd(
                               "of modifiers."),
     max_modifiers: int = typer.Option(4, "--max-modifiers", metavar="M", help="Test 0..M "
                                       "modifiers between subject and verb."),
+    fillers: str | None = typer.Option(None, "--fillers", metavar="K,K,...", help="Instead "
+                                       "of modifiers, test K number-neutral filler words "
+                                       "after the subject, a row per K (for models trained "
+                                       "with data.fillers), e.g. 0,1,2,5,10,20,40."),
     seed: int = typer.Option(0, "--seed", metavar="S", help="Seed of the test sentences "
                              "(their own random stream, apart from the training text's)."),
     as_json: bool = JSON,
@@ -269,6 +273,12 @@ def agreement_cmd(
       nncli agreement runs/agreement_rnn runs/agreement_gru_lite
 
       nncli agreement configs/agreement_rnn.yaml -w rnn.npz --pairs 500 --json
+
+      nncli agreement runs/agreement_far_rnn runs/agreement_far_gru_lite --fillers 0,1,2,5,10,20,40
+
+    With --fillers the test sentences are "the dog very still often [runs / run]": K filler
+    words (no nouns, no number) between subject and verb, so the model must carry the
+    subject's number K steps. A model sees its last `window` words: keep K + 3 within it.
     """
     from nncli import text
 
@@ -278,12 +288,13 @@ def agreement_cmd(
         raise InputError(f"--max-modifiers: expected 0..20, got {max_modifiers}")
     if seed < 0:
         raise InputError(f"--seed: expected an integer >= 0, got {seed}")
+    counts = _filler_counts(fillers, text.MAX_FILLERS) if fillers is not None else []
     specs = [m for m in models if not m.is_dir()]
     given = list(weights or [])
     if len(given) != len(specs):
         raise InputError(f"--weights: {len(specs)} spec file(s) among MODEL need as many "
                          f"--weights, got {len(given)} (run folders need none)")
-    test = text.agreement_pairs(seed, pairs, max_modifiers)
+    test = text.agreement_pairs(seed, pairs, max_modifiers, counts)
     results = []
     for m in models:
         w = None if m.is_dir() else given.pop(0)
@@ -291,17 +302,37 @@ def agreement_cmd(
         rows = text.score_agreement(loaded.model, loaded.vocab, test)
         results.append({"model": loaded.spec.name, "source": str(m),
                         "weights": str(loaded.weights),
-                        "rows": [vars(r) | {"distance": list(r.distance)} for r in rows]})
+                        "rows": [_row_json(r, bool(counts)) for r in rows]})
     if as_json:
         from nncli.io import write_json
 
         write_json({"schema": "nncli.agreement/1", "seed": seed, "pairs_per_row": pairs,
                     "models": results})
         return
-    _render_agreement(results, test)
+    _render_agreement(results, test, bool(counts))
 
 
-def _render_agreement(results: list[dict], test) -> None:
+def _row_json(row, far: bool) -> dict:
+    """A row of --json; `fillers` only with --fillers (the rows of modifiers are unchanged)."""
+    out = vars(row) | {"distance": list(row.distance)}
+    if not far:
+        del out["fillers"]
+    return out
+
+
+def _filler_counts(raw: str, most: int) -> list[int]:
+    """--fillers: distinct comma-separated integers 0..most, sorted."""
+    try:
+        counts = [int(v) for v in raw.split(",")]
+    except ValueError:
+        counts = []
+    if not counts or any(not 0 <= k <= most for k in counts) or len(set(counts)) != len(counts):
+        raise InputError(f"--fillers: expected distinct integers 0..{most} separated by "
+                         f"commas (e.g. 0,1,2,5,10,20), got {raw!r}")
+    return sorted(counts)
+
+
+def _render_agreement(results: list[dict], test, far: bool = False) -> None:
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -309,28 +340,40 @@ def _render_agreement(results: list[dict], test) -> None:
     from nncli.render.tensor import console
 
     out = console()
+    if far:
+        caption = ("fillers: number-neutral words between subject and verb (no nouns), so only "
+                   "the subject's number, carried that many steps, tells the forms apart; "
+                   "each cell: accuracy, then mean P(right) / (P(right) + P(wrong)); chance "
+                   "is 50%")
+    else:
+        caption = ("mods: modifiers (3 words each for a prepositional phrase, 4 for a "
+                   "relative clause); words: between subject and verb; each cell: accuracy, "
+                   "then mean P(right) / (P(right) + P(wrong)). Every noun between subject "
+                   "and verb has the other number: agreeing with the nearest noun scores 0%; "
+                   "chance is 50%")
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
                   title="subject-verb agreement: P(right form) > P(wrong form)?",
-                  title_justify="left",
-                  caption="mods: modifiers (3 words each for a prepositional phrase, 4 for a "
-                  "relative clause); words: between subject and verb; each cell: accuracy, "
-                  "then mean P(right) / (P(right) + P(wrong)). Every noun between subject and "
-                  "verb has the other number: agreeing with the nearest noun scores 0%; "
-                  "chance is 50%", caption_justify="left")
-    for name in ("mods", "words", "pairs"):
+                  title_justify="left", caption=caption, caption_justify="left")
+    for name in ("fillers" if far else "mods", "words", "pairs"):
         table.add_column(name, justify="right", no_wrap=True)
     for r in results:
         table.add_column(r["model"], justify="right", no_wrap=True)
     for i, row in enumerate(results[0]["rows"]):
         lo, hi = row["distance"]
-        cells: list[Any] = [str(row["modifiers"]), f"{lo}" if lo == hi else f"{lo}-{hi}",
-                            str(row["pairs"])]
+        cells: list[Any] = [str(row["fillers"] if far else row["modifiers"]),
+                            f"{lo}" if lo == hi else f"{lo}-{hi}", str(row["pairs"])]
         for r in results:
             acc, p = r["rows"][i]["accuracy"], r["rows"][i]["p_right"]
             style = "green" if acc >= 0.9 else ("red" if acc < 0.7 else "yellow")
             cells.append(Text.assemble((f"{100 * acc:5.1f}%", style), (f" {p:.3f}", "dim")))
         table.add_row(*cells)
     out.print(table)
+    if far:
+        pair = max(test, key=lambda p: (p.fillers <= 6, p.fillers))
+        out.print(Text.assemble((f"e.g. {pair.fillers} fillers: ", "dim"),
+                                " ".join(pair.context[1:]) + " ",
+                                (f"[{pair.right} / {pair.wrong}]", "bold")), soft_wrap=True)
+        return
     seen = set()
     for pair in test:
         if pair.modifiers in seen or pair.modifiers == 0 or len(seen) >= 3:
