@@ -19,10 +19,12 @@ def global_norm(grads: dict[str, np.ndarray]) -> float:
     return math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
 
 
-def clip_by_global_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:
+def clip_by_global_norm(grads: dict[str, np.ndarray], max_norm: float,
+                        norm: float | None = None) -> float:
     """Scale all gradients in place so their global norm is at most max_norm; return the
-    norm before clipping (as torch.nn.utils.clip_grad_norm_ does)."""
-    norm = global_norm(grads)
+    norm before clipping (as torch.nn.utils.clip_grad_norm_ does). `norm`: the global norm
+    if the caller has it already."""
+    norm = global_norm(grads) if norm is None else norm
     if norm > max_norm:
         scale = max_norm / (norm + 1e-12)
         for g in grads.values():

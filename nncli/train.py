@@ -27,7 +27,7 @@ from nncli.data import Dataset, Split, load_dataset
 from nncli.errors import InputError, RunFailed
 from nncli.io import atomic_write
 from nncli.model import Model
-from nncli.optim import SGD, clip_by_global_norm, global_norm, scheduled_lr
+from nncli.optim import SGD, clip_by_global_norm, scheduled_lr
 from nncli.spec import Spec, check_options, load_spec
 
 # option: (kind, default) — checked by spec.check_options; documented in the README.
@@ -133,8 +133,9 @@ def evaluate(model: Model, split: Split, batch_size: int = 256) -> dict:
     if classify:
         out["accuracy"] = correct / split.y.size
         out["confusion"] = confusion.tolist()
-    if perplexity(model, out["loss"]) is not None:
-        out["perplexity"] = perplexity(model, out["loss"])
+    ppl = perplexity(model, out["loss"])
+    if ppl is not None:
+        out["perplexity"] = ppl
     return out
 
 
@@ -275,17 +276,19 @@ class Trainer:
     def _step(self, x: np.ndarray, y: np.ndarray, lr: float) -> None:
         model, p = self.model, self.partial
         loss, scores = model.train_step(x, y)
-        norms = [math.sqrt(sum(float(np.vdot(g, g)) for g in layer.grads.values()))
-                 for layer in model.layers]
+        squares = [sum(float(np.vdot(g, g)) for g in layer.grads.values())
+                   for layer in model.layers]
+        norms = [math.sqrt(s) for s in squares]           # per layer, for the epoch table
+        total = math.sqrt(sum(squares))                   # the global norm, from the same sums
         grads = model.named_grads()
-        if not math.isfinite(loss) or not math.isfinite(global_norm(grads)):
+        if not math.isfinite(loss) or not math.isfinite(total):
             what = "loss" if not math.isfinite(loss) else "gradient"
             raise RunFailed(
                 f"training diverged at epoch {self.epoch + 1}, batch {self.batch + 1}: the "
                 f"{what} is {loss if what == 'loss' else 'not finite'}; lower train.lr (now "
                 f"{lr:g}) or set train.clip; {self._last_good()}")
         if self.settings["clip"] is not None:
-            clip_by_global_norm(grads, self.settings["clip"])
+            clip_by_global_norm(grads, self.settings["clip"], total)
         self.optim.step(model.named_params(), grads, lr)
         p["loss"] += loss * _per_sample_weight(model, len(x))
         p["count"] += len(x)
@@ -307,8 +310,9 @@ class Trainer:
         metrics = {"epoch": self.epoch, "train_loss": p["loss"] / p["count"]}
         if p["labels"]:
             metrics["train_accuracy"] = p["correct"] / p["labels"]
-        if perplexity(self.model, metrics["train_loss"]) is not None:
-            metrics["train_perplexity"] = perplexity(self.model, metrics["train_loss"])
+        train_ppl = perplexity(self.model, metrics["train_loss"])
+        if train_ppl is not None:
+            metrics["train_perplexity"] = train_ppl
         val = evaluate(self.model, self.data.val)
         metrics["val_loss"] = val["loss"]
         if "accuracy" in val:
