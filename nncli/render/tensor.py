@@ -146,7 +146,17 @@ def _cells(cells, shape: tuple[int, ...]):
 
 
 class Heatmap:
-    """A tensor as rich tables; built lazily so truncation can use the console width."""
+    """A rich renderable showing a 1-D, 2-D, 3-D or 4-D array as heatmap table(s).
+
+    array: (W,), (H, W), or (..., H, W) -> one table per leading index (labelled with
+    `axis_names`, e.g. ("channel",) or ("filter", "channel"); at most `max_maps`).
+    highlight / mark: sets of full index tuples, or boolean arrays of the array's shape,
+    shown as [v] / v*.
+    origin: label of the first row/column per axis (e.g. (-1, -1) for a padded input).
+    scale: the |v| that gets the strongest colour (default: max |v| of `array`).
+    Rows/columns beyond max_rows/max_cols (or the console width) are cut with "…".
+    Built lazily, so truncation can use the console width.
+    """
 
     def __init__(self, array: np.ndarray, title: str | None = None, *,
                  highlight: Collection[tuple[int, ...]] | np.ndarray = (),
@@ -258,26 +268,8 @@ class Heatmap:
         yield Group(*parts)
 
 
-def heatmap(array: np.ndarray, title: str | None = None, *,
-            highlight: Collection[tuple[int, ...]] | np.ndarray = (),
-            mark: Collection[tuple[int, ...]] | np.ndarray = (),
-            max_rows: int = 16, max_cols: int = 16, max_maps: int = 8,
-            axis_names: Sequence[str] = (), origin: Sequence[int] = (),
-            caption: str | None = None, stats: bool = True,
-            scale: float | None = None) -> Heatmap:
-    """A rich renderable showing a 1-D, 2-D, 3-D or 4-D array as heatmap table(s).
-
-    array: (W,), (H, W), or (..., H, W) -> one table per leading index (labelled with
-    `axis_names`, e.g. ("channel",) or ("filter", "channel"); at most `max_maps`).
-    highlight / mark: sets of full index tuples, or boolean arrays of the array's shape,
-    shown as [v] / v*.
-    origin: label of the first row/column per axis (e.g. (-1, -1) for a padded input).
-    scale: the |v| that gets the strongest colour (default: max |v| of `array`).
-    Rows/columns beyond max_rows/max_cols (or the console width) are cut with "…".
-    """
-    return Heatmap(array, title, highlight=highlight, mark=mark, max_rows=max_rows,
-                   max_cols=max_cols, max_maps=max_maps, axis_names=axis_names,
-                   origin=origin, caption=caption, stats=stats, scale=scale)
+# The name commands use: heatmap(array, title, ...) builds a Heatmap.
+heatmap = Heatmap
 
 
 def console(stderr: bool = False) -> Console:
