@@ -25,9 +25,6 @@ stand for the size of its vocabulary, which is built from the data when the spec
 
 from __future__ import annotations
 
-import difflib
-import math
-import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,8 +36,8 @@ from nncli import layers as L
 from nncli.budget import check_budget
 from nncli.errors import InputError
 from nncli.model import Model, ShapeError
+from nncli.options import REQUIRED, check_options, check_value, show, suggest
 
-REQUIRED = object()
 ACTIVATION_NAMES = tuple(L.ACTIVATIONS)
 
 # layer name -> {option: (kind, default)}; kind is "int>=1", "int>=0", "bool", a tuple of
@@ -70,29 +67,11 @@ LOSS_OPTIONS = {"mse": {"reduction": (("sum", "mean"), "sum")},
 TOP_KEYS = ("name", "seed", "input", "layers", "loss", "data", "train")
 
 
-_REPR = reprlib.Repr()
-_REPR.maxstring = _REPR.maxother = 60
-_REPR.maxlist = _REPR.maxdict = _REPR.maxtuple = 6
-_REPR.maxlevel = 3
-
-
-def _show(value: Any) -> str:
-    """A value from the spec as it reads in a message: repr, cut short if it is long."""
-    return _REPR.repr(value)
-
-
 def _fmt_path(path: tuple) -> str:
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
-
-
-def _suggest(word: Any, choices) -> str:
-    if not isinstance(word, str) or len(word) > 100:
-        return ""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 @dataclass
@@ -260,13 +239,13 @@ def load_spec(path: str | Path, vocab: Any = None) -> Spec:
                          f"at the top level, got {type(data).__name__}")
     for key in data:
         if key not in TOP_KEYS:
-            raise spec.error((key,), f"unknown key '{key}'{_suggest(key, TOP_KEYS)}; valid "
+            raise spec.error((key,), f"unknown key '{key}'{suggest(key, TOP_KEYS)}; valid "
                              f"keys: {', '.join(TOP_KEYS)}")
     name = data.get("name", path.stem)
     if isinstance(name, bool) or not isinstance(name, str | int | float) or not str(name):
-        raise spec.error(("name",), f"expected a short name for the model, got {_show(name)}")
+        raise spec.error(("name",), f"expected a short name for the model, got {show(name)}")
     spec.name = str(name)
-    spec.seed = _check(spec, ("seed",), data.get("seed", 0), "int>=0")
+    spec.seed = check_value(spec, ("seed",), data.get("seed", 0), "int>=0")
     spec.input_shape = _input_shape(spec, data)
     spec.layers = _layers(spec, data)
     spec.loss, spec.reduction = _loss(spec, data.get("loss", "mse"))
@@ -279,7 +258,7 @@ def _input_shape(spec: Spec, data: dict) -> tuple[int, ...]:
         isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in shape)
     if not ok:
         raise spec.error(("input",), f"expected the shape of one sample as a list of 1-3 "
-                         f"positive integers ([C, H, W], [T, F] or [F]), got {_show(shape)}")
+                         f"positive integers ([C, H, W], [T, F] or [F]), got {show(shape)}")
     return tuple(shape)
 
 
@@ -297,14 +276,14 @@ def _layers(spec: Spec, data: dict) -> list[L.Layer]:
             opts = {} if opts is None else opts
         else:
             raise spec.error(("layers", i), f"expected a layer name or a one-key mapping like "
-                             f"'conv: {{filters: 8, kernel: 3}}', got {_show(entry)}")
+                             f"'conv: {{filters: 8, kernel: 3}}', got {show(entry)}")
         if kind not in LAYER_OPTIONS:
             raise spec.error(("layers", i), f"unknown layer '{kind}'"
-                             f"{_suggest(kind, LAYER_OPTIONS)}; layers: "
+                             f"{suggest(kind, LAYER_OPTIONS)}; layers: "
                              f"{', '.join(LAYER_OPTIONS)}")
         if not isinstance(opts, dict):
             raise spec.error(("layers", i, kind), f"expected a mapping of options, got "
-                             f"{_show(opts)}")
+                             f"{show(opts)}")
         values = check_options(spec, ("layers", i, kind), opts, LAYER_OPTIONS[kind])
         values = _resolve_vocab(spec, ("layers", i, kind), values)
         fixed = values.pop("params", None)
@@ -365,98 +344,8 @@ def _loss(spec: Spec, value: Any) -> tuple[str, str]:
     else:
         name, opts = value, {}
     if not isinstance(name, str) or name not in LOSS_OPTIONS:
-        raise spec.error(("loss",), f"unknown loss {_show(name)}{_suggest(name, LOSS_OPTIONS)}; "
+        raise spec.error(("loss",), f"unknown loss {show(name)}{suggest(name, LOSS_OPTIONS)}; "
                          f"use mse or cross_entropy")
     if not isinstance(opts, dict):
-        raise spec.error(("loss", name), f"expected a mapping of options, got {_show(opts)}")
+        raise spec.error(("loss", name), f"expected a mapping of options, got {show(opts)}")
     return name, check_options(spec, ("loss", name), opts, LOSS_OPTIONS[name])["reduction"]
-
-
-def check_options(spec: Spec, path: tuple, given: dict, table: dict) -> dict:
-    """Validate a mapping of options against a table {name: (kind, default)}; fill defaults."""
-    for key in given:
-        if key not in table:
-            valid = ", ".join(table) or "none"
-            raise spec.error((*path, key), f"unknown option '{key}'{_suggest(key, table)}; "
-                             f"valid options: {valid}")
-    out = {}
-    for key, (kind, default) in table.items():
-        if key not in given:
-            if default is REQUIRED:
-                raise spec.error(path, f"missing required option '{key}'")
-            out[key] = default
-        else:
-            out[key] = _check(spec, (*path, key), given[key], kind)
-    return out
-
-
-def _check(spec: Spec, path: tuple, value: Any, kind: Any) -> Any:
-    """Validate one option value against its kind; return it converted."""
-    if isinstance(kind, tuple):
-        if value not in kind:
-            raise spec.error(path, f"expected one of {', '.join(kind)}, got {_show(value)}"
-                             f"{_suggest(value, kind)}")
-        return value
-    if kind == "int>=1|vocab":
-        if isinstance(value, str) and value == "vocab":
-            return value
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise spec.error(path, f"expected an integer >= 1 or 'vocab' (the size of the "
-                             f"text dataset's vocabulary), got {_show(value)}")
-        return value
-    if kind.startswith("int>="):
-        low = int(kind[5:])
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise spec.error(path, f"expected an integer >= {low}, got {_show(value)}")
-        return value
-    if kind.endswith("?"):                          # nullable: null means "off"
-        return None if value is None else _check(spec, path, value, kind[:-1])
-    if kind.startswith("float"):
-        wants = {"float>0": ("a number > 0", lambda v: v > 0),
-                 "float>=0": ("a number >= 0", lambda v: v >= 0),
-                 "float[0,1)": ("a number in [0, 1)", lambda v: 0 <= v < 1)}
-        want, ok = wants[kind]
-        number = isinstance(value, int | float) and not isinstance(value, bool)
-        if not (number and math.isfinite(value) and ok(value)):
-            raise spec.error(path, f"expected {want}, got {_show(value)}{_yaml_hint(value)}")
-        return float(value)
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise spec.error(path, f"expected true or false, got {_show(value)}")
-        return value
-    if kind == "gate":
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-            raise spec.error(path, f"expected a number in [0, 1] (or null for a learned "
-                             f"gate), got {_show(value)}")
-        return float(value)
-    if kind == "params":
-        if not isinstance(value, dict):
-            raise spec.error(path, f"expected a mapping from parameter name to values, got "
-                             f"{_show(value)}")
-        return {name: _array(spec, (*path, name), v) for name, v in value.items()}
-    raise AssertionError(kind)
-
-
-def _yaml_hint(value: Any) -> str:
-    """YAML 1.1 reads 1e-3 (no dot) as a string: say how to write it as a number."""
-    if isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            return ""
-        shown = yaml.safe_dump(number).splitlines()[0]        # as YAML writes a float
-        return f" (a string: YAML reads it as a number when written {shown})" \
-            if math.isfinite(number) else ""
-    return ""
-
-
-def _array(spec: Spec, path: tuple, value: Any) -> np.ndarray:
-    try:
-        arr = np.array(value, dtype=np.float64)
-    except (ValueError, TypeError):
-        raise spec.error(path, "expected numbers in nested lists of equal length") from None
-    if not np.all(np.isfinite(arr)):
-        raise spec.error(path, "holds NaN or infinite values")
-    return arr

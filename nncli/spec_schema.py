@@ -57,7 +57,7 @@ FLOAT_KINDS = {"float>0": {"type": "number", "exclusiveMinimum": 0},
 
 
 def kind_schema(kind: Any) -> dict:
-    """The JSON Schema of one option kind of spec.check_options."""
+    """The JSON Schema of one option kind of options.check_options."""
     if isinstance(kind, tuple):
         return {"enum": list(kind)}
     if kind.endswith("?"):

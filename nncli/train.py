@@ -28,9 +28,10 @@ from nncli.errors import InputError, RunFailed
 from nncli.io import atomic_write
 from nncli.model import Model
 from nncli.optim import SGD, clip_by_global_norm, scheduled_lr
-from nncli.spec import Spec, check_options, load_spec
+from nncli.options import check_options
+from nncli.spec import Spec, load_spec
 
-# option: (kind, default) — checked by spec.check_options; documented in the README.
+# option: (kind, default) — checked by options.check_options; documented in the README.
 TRAIN_OPTIONS = {
     "epochs": ("int>=1", 10),
     "batch_size": ("int>=1", 32),

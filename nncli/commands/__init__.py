@@ -1,1 +1,1 @@
-"""CLI commands, one module per family; each registers itself on `nncli.cli.app`."""
+"""CLI commands, one module per family; each registers itself on `nncli.app.app`."""

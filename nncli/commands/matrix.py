@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from nncli.cli import app
+from nncli.app import app
 from nncli.errors import InputError
 
 if TYPE_CHECKING:

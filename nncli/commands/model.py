@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from nncli.cli import app
+from nncli.app import app
 
 CONFIG = typer.Argument(..., help="Model spec (YAML), e.g. configs/seed_rnn.yaml, or a run "
                         "folder made by `nncli train` (its config and best weights).",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from nncli.cli import app
+from nncli.app import app
 from nncli.errors import InputError
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from nncli.cli import app
+from nncli.app import app
 from nncli.errors import InputError
 
 MODEL_HELP = ("A model spec (YAML) with --weights, or a run folder made by 'nncli train' "

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from nncli.cli import app
+from nncli.app import app
 from nncli.errors import InputError
 from nncli.render.trace import ROWS_SHOWN
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from nncli.cli import EXIT_INTERRUPTED, app
+from nncli.app import EXIT_INTERRUPTED, app
 from nncli.errors import InputError
 
 if TYPE_CHECKING:

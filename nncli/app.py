@@ -1,0 +1,197 @@
+"""The typer app every command registers on, and the one place errors become exit codes.
+
+Commands import `app` from here; `nncli.cli` imports the commands and runs the app, so
+the two form no import cycle.
+
+Errors from the core (`NncliError`) become one red line on stderr and an exit code in one
+place, `_Group.invoke`. Any other exception becomes one line too, never a traceback: an
+OSError is bad input (2), a MemoryError a failed run (1), anything else an internal error
+(70, a bug; `nncli --debug ...` shows the traceback). numpy and rich are imported inside
+commands so `--help` is fast.
+"""
+
+from __future__ import annotations
+
+import errno
+import warnings
+
+import typer
+from typer.core import TyperGroup
+
+from nncli.errors import NncliError
+
+EXIT_INTERRUPTED = 130
+INT64 = 2**63
+EXIT_INTERNAL = 70      # sysexits.h EX_SOFTWARE: a bug in nncli, not in the input
+
+
+# click's own exceptions (typer may vendor click, so found through typer's public names).
+_CLICK_ERRORS = (*(k for k in typer.BadParameter.__mro__ if k.__name__ == "ClickException"),
+                 typer.Exit, typer.Abort)
+
+
+class _Group(TyperGroup):
+    """Maps core errors to exit codes for every command (also under CliRunner)."""
+
+    def list_commands(self, ctx):  # keep the order commands were registered in
+        return list(self.commands)
+
+    def get_params(self, ctx):
+        return _plain_coercion(super().get_params(ctx))
+
+    def get_command(self, ctx, name):
+        cmd = super().get_command(ctx, name)
+        if cmd is not None:
+            _plain_coercion(cmd.get_params(ctx))
+        return cmd
+
+    def invoke(self, ctx):
+        with warnings.catch_warnings():
+            # numpy's RuntimeWarnings (overflow, ...) as one plain line, not a source quote.
+            warnings.showwarning = _warning_line
+            try:
+                return super().invoke(ctx)
+            except _CLICK_ERRORS:
+                raise                  # usage errors (click prints them, exit 2), Exit, Abort
+            except NncliError as err:
+                if ctx.meta.get("nncli.debug"):
+                    raise
+                _error_line(str(err))
+                raise typer.Exit(err.exit_code) from None
+            except KeyboardInterrupt:
+                _error_line("interrupted")
+                raise typer.Exit(EXIT_INTERRUPTED) from None
+            except Exception as err:              # not an NncliError: never a traceback
+                if ctx.meta.get("nncli.debug") or _is_broken_pipe(err):
+                    raise                          # click exits quietly on a closed pipe
+                code, message = _unexpected(err)
+                _error_line(message)
+                raise typer.Exit(code) from None
+
+
+def _plain_coercion(params):
+    """Parse str/int/float/bool/list[str] parameters without typer's pydantic adapters.
+
+    typer 0.29 coerces every parameter through a pydantic TypeAdapter: importing pydantic and
+    building the adapters costs ~80 ms per run, a third of the 0.3 s start-up budget. Plain
+    conversion gives the same values and click-style messages. This uses typer internals,
+    guarded: with a typer without `_coercion.RuntimeParam` nothing changes. Parameters of
+    other types (Path, Enum, ...) keep typer's own coercion.
+    """
+    runtime = _plain_runtime_param()
+    for param in params:
+        desc = getattr(param, "type_descriptor", None)
+        if runtime is None or desc is None or getattr(param, "_runtime_param", 0) is not None:
+            continue
+        if desc.annotation in (str, int, float, bool) or desc.annotation == list[str]:
+            param._runtime_param = runtime(parameter_info=desc.parameter_info,
+                                           annotation=desc.annotation)
+    return params
+
+
+_PLAIN: list = []
+
+
+def _plain_runtime_param():
+    if _PLAIN:
+        return _PLAIN[0]
+    try:
+        from dataclasses import dataclass
+
+        from typer._coercion import RuntimeParam
+    except ImportError:  # pragma: no cover - another typer version: keep its coercion
+        _PLAIN.append(None)
+        return None
+
+    truth = {"1": True, "true": True, "yes": True, "on": True,
+             "0": False, "false": False, "no": False, "off": False}
+
+    @dataclass(frozen=True)
+    class PlainRuntimeParam(RuntimeParam):
+        def _coerce_value(self, value, param, ctx):
+            kind = self.annotation
+            if kind is str:
+                return value if isinstance(value, str) else str(value)
+            if kind is bool:
+                if isinstance(value, bool) or str(value).lower() in truth:
+                    return value if isinstance(value, bool) else truth[str(value).lower()]
+                raise typer.BadParameter(f"{value!r} is not a valid boolean.", ctx=ctx,
+                                         param=param)
+            if kind in (int, float):
+                try:
+                    number = kind(value)
+                except (TypeError, ValueError):
+                    what = "integer" if kind is int else "number"
+                    raise typer.BadParameter(f"{value!r} is not a valid {what}.", ctx=ctx,
+                                             param=param) from None
+                if kind is int and not -INT64 <= number < INT64:   # numpy works in int64
+                    raise typer.BadParameter(f"{value!r} is out of range (at most 2**63 - 1 "
+                                             f"in size).", ctx=ctx, param=param)
+                return number
+            return [str(v) for v in value]  # list[str]
+
+    _PLAIN.append(PlainRuntimeParam)
+    return PlainRuntimeParam
+
+
+def _error_line(message: str, label: str = "error", style: str = "bold red") -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    # Messages quote user input, which may contain "[b]"-like markup (escaped) and newlines
+    # or other control characters (shown as \n, \x00, ...: a message stays one line).
+    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in message)
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        f"[{style}]{label}:[/] {escape(text)}", markup=True)
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    _error_line(str(message), "warning", "yellow")
+
+
+def _is_broken_pipe(err: BaseException) -> bool:
+    return isinstance(err, OSError) and err.errno == errno.EPIPE
+
+
+def _unexpected(err: Exception) -> tuple[int, str]:
+    """(exit code, one line) for an exception the core did not turn into an NncliError.
+
+    A file the system refuses (permissions, a missing folder) is bad input (2); running out
+    of memory or disk is a run that failed (1); anything else is a bug in nncli (70)."""
+    if isinstance(err, MemoryError):
+        return 1, ("out of memory; the input or model needs more memory than the machine "
+                   "has free (set NNCLI_MEMORY_BUDGET lower to have nncli refuse such "
+                   "inputs up front)")
+    if isinstance(err, OSError):
+        where = f"'{err.filename}': " if err.filename is not None else ""
+        reason = err.strerror or str(err) or type(err).__name__
+        if err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            return 1, f"cannot write {where}{reason}"
+        return 2, f"cannot access {where}{reason}"
+    text = " ".join(str(err).split())[:200]
+    return EXIT_INTERNAL, (f"internal error ({type(err).__name__}{': ' + text if text else ''});"
+                           f" this is a bug in nncli: run it again with 'nncli --debug ...' "
+                           f"for the traceback and report it")
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="nncli",
+    help="A workbench for running and inspecting small neural networks.\n\n"
+    "Exit codes: 0 ok, 1 run failed, 2 bad input or usage, 130 interrupted, "
+    "70 internal error (a bug).",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+) -> None:
+    ctx.meta["nncli.debug"] = debug
