@@ -300,7 +300,7 @@ def test_step_jacobians_match_finite_differences(kind, gate):
 @pytest.mark.parametrize("return_all", [True, False], ids=["all", "last"])
 @pytest.mark.parametrize("bias", [True, False], ids=["bias", "nobias"])
 def test_gru_lite_with_gate_one_is_the_rnn_bit_for_bit(bias, return_all):
-    """SEED-EXAMPLES.md example 5: g = 1 gives exactly the simple rnn (same states, same
+    """docs/course-examples.md example 5: g = 1 gives exactly the simple rnn (same states, same
     gradients), with b = b_ih and b_hh = 0."""
     rng = np.random.default_rng(42)
     rnn, gru = L.RNN(6, bias, return_all), L.GruLite(6, bias, return_all, gate=1.0)

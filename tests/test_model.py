@@ -17,7 +17,7 @@ from nncli.spec import load_spec
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 
-# ---- SEED-EXAMPLES.md --------------------------------------------------------------------
+# ---- docs/course-examples.md --------------------------------------------------------------------
 def seed_rnn_pass(config: Path):
     model = load_spec(config).build()
     x = model.batch(np.array([[1.0], [2.0]]))

@@ -1,6 +1,6 @@
 """grad-trace: the core (nncli.trace) and the command, against the notes and the engine.
 
-- the scalar RNN of SEED-EXAMPLES.md example 4: the closed-form numbers and the chain;
+- the scalar RNN of docs/course-examples.md example 4: the closed-form numbers and the chain;
 - gru-lite with the gate held at 1 is the simple rnn exactly (example 5);
 - per-step parameter contributions sum to the engine's gradients (1e-10, float64);
 - ‖∂s_T/∂s_k‖ and the heatmap against centred finite differences of a naive reference;

@@ -208,7 +208,7 @@ def backward_cmd(
 ) -> None:
     """The loss, every parameter's gradient and the gradient norms, layer by layer.
 
-    The scalar RNN of the notes (SEED-EXAMPLES.md example 4):
+    The scalar RNN of the notes (docs/course-examples.md example 4):
 
         nncli backward configs/seed_rnn.yaml --input "1; 2" --target "0.5; -0.25"
     """

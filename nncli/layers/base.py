@@ -1,4 +1,4 @@
-"""The layer contract every layer follows (DESIGN.md).
+"""The layer contract every layer follows (see the README's "Adding a layer").
 
     params / grads: parallel dicts with the same keys and shapes (PyTorch names);
     forward(x) -> y caches what backward needs; backward(dy) -> dx adds into grads;

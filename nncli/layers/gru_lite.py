@@ -1,4 +1,4 @@
-"""gru-lite: the gated cell of the course notes (SEED-EXAMPLES.md, example 5).
+"""gru-lite: the gated cell of the course notes (docs/course-examples.md, example 5).
 
     g_t = sigmoid(x_t Wg^T + s_{t-1} Ug^T + bg)          the gate
     c_t = tanh(x_t W^T + s_{t-1} U^T + b)                 the candidate state
