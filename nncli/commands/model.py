@@ -11,15 +11,17 @@ from pathlib import Path
 import typer
 
 from nncli.app import app
+from nncli.commands.options import (
+    CONFIG,
+    JSON,
+    TARGET,
+    WEIGHTS,
+    input_option,
+    out_option,
+    target_option,
+)
 
-CONFIG = typer.Argument(..., help="Model spec (YAML), e.g. configs/seed_rnn.yaml, or a run "
-                        "folder made by `nncli train` (its config and best weights).",
-                        show_default=False)
-WEIGHTS = typer.Option(None, "--weights", "-w", help="Weights (.npz from `nncli init` or a "
-                       "training checkpoint) instead of the spec's seeded initialisation.")
-JSON = typer.Option(False, "--json", help="Print plain JSON on stdout instead of tables.")
-INPUT_HELP = ("A sample or batch: inline (\"1 0; 0 1\", JSON list), .txt/.csv/.npy/.npz/"
-              ".json file, or - for stdin. One sample gets its batch axis added.")
+INPUT = input_option(extra="One sample gets its batch axis added.")
 
 
 def load_model(config: Path, weights: Path | None):
@@ -48,8 +50,8 @@ def _tensor_record(a) -> dict:
 @app.command("init")
 def init_cmd(
     config: Path = CONFIG,
-    out: Path = typer.Option(..., "--out", "-o", help="Where to write the weights (.npz).",
-                             show_default=False),
+    out: Path = out_option("Where to write the weights (.npz).", required=True,
+                           metavar="FILE"),
     force: bool = typer.Option(False, "--force", help="Overwrite OUT if it exists."),
 ) -> None:
     """Write the spec's seeded initial weights to an .npz file.
@@ -141,7 +143,7 @@ def _print_summary(spec, rows, total, act_bytes, complete: bool) -> None:
 @app.command("forward")
 def forward_cmd(
     config: Path = CONFIG,
-    input_: str = typer.Option(..., "--input", "-x", help=INPUT_HELP, show_default=False),
+    input_: str = INPUT,
     weights: Path | None = WEIGHTS,
     layer: int | None = typer.Option(None, "--layer", "-l", help="Show only this layer's "
                                      "output (0-based index, as in `nncli summary`)."),
@@ -199,10 +201,8 @@ def _axes(a) -> tuple[str, ...]:
 @app.command("backward")
 def backward_cmd(
     config: Path = CONFIG,
-    input_: str = typer.Option(..., "--input", "-x", help=INPUT_HELP, show_default=False),
-    target: str = typer.Option(..., "--target", "-y", help="Targets in the same forms: class "
-                               "labels for cross_entropy, values shaped like the output for "
-                               "mse.", show_default=False),
+    input_: str = INPUT,
+    target: str = TARGET,
     weights: Path | None = WEIGHTS,
     as_json: bool = JSON,
 ) -> None:
@@ -279,10 +279,10 @@ def gradcheck_cmd(
     # Defaults equal nncli.gradcheck.EPS / TOL (not imported here: keeps --help fast).
     eps: float = typer.Option(1e-5, "--eps", help="Finite-difference step."),
     tol: float = typer.Option(1e-7, "--tol", help="Largest relative error that passes."),
-    input_: str | None = typer.Option(None, "--input", "-x", help=INPUT_HELP + " Default: a "
-                                      "seeded random batch of 2."),
-    target: str | None = typer.Option(None, "--target", "-y", help="Default: seeded random "
-                                      "targets."),
+    input_: str | None = input_option(required=False, extra="Default: a seeded random "
+                                      "batch of 2."),
+    target: str | None = target_option(required=False, extra="Default: seeded random "
+                                       "targets."),
     max_entries: int | None = typer.Option(None, "--max-entries", help="Check a seeded "
                                            "sample of at most this many entries per tensor."),
     as_json: bool = JSON,
