@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from nncli.app import app
+from nncli.commands.options import json_option
 from nncli.errors import InputError
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 _SETTINGS = {"ignore_unknown_options": True}
 MATRIX_HELP = ('Inline "1 0; 0 1" (rows split by ;, values by spaces or commas) or JSON '
                "[[1,0],[0,1]], a file (.txt .csv .tsv .npy .npz[:key] .json), or - for stdin.")
-JSON_HELP = "Print plain JSON to stdout (valid input for the next command)."
+JSON = json_option(extra="It is valid input for the next command.")
 EXPLAIN_TERMS_SHOWN = 64
 
 
@@ -173,7 +174,7 @@ def conv(
     explain: str | None = typer.Option(None, "--explain", metavar="ROW,COL",
                                        help="Show the sum of products for one output cell "
                                        "(F,ROW,COL for a 4-D kernel)."),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    as_json: bool = JSON,
 ) -> None:
     """Convolve INPUT with KERNEL (cross-correlation, no flip) and show every step.
 
@@ -283,7 +284,7 @@ def pool(
     stride: int | None = typer.Option(None, "--stride", help="Step between windows "
                                       "(default: the window size)."),
     mode: str = typer.Option("max", "--mode", help="max or avg."),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    as_json: bool = JSON,
 ) -> None:
     """Pool INPUT with k x k windows (max or average) and mark each window's winner.
 
@@ -373,7 +374,7 @@ def softmax(
                                        "A matrix gets one softmax per row."),
     temperature: float = typer.Option(1.0, "--temperature", help="T > 0: P = softmax(z / T)."
                                       " Large T flattens, small T sharpens."),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    as_json: bool = JSON,
 ) -> None:
     """Turn scores into probabilities: P(y = j) = exp(z_j / T) / sum_i exp(z_i / T).
 

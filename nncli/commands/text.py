@@ -12,13 +12,10 @@ from typing import Any
 import typer
 
 from nncli.app import app
+from nncli.commands.options import CONFIG, JSON, length_option, weights_option
 from nncli.errors import InputError
 
-MODEL_HELP = ("A model spec (YAML) with --weights, or a run folder made by 'nncli train' "
-              "(its config.yaml and best.npz).")
-WEIGHTS_HELP = ("Weights or checkpoint (.npz) holding the vocabulary, as 'nncli train' writes "
-                "for a text dataset. Default for a run folder: best.npz, else last.npz.")
-JSON = typer.Option(False, "--json", help="Print plain JSON on stdout instead of tables.")
+TEXT_WEIGHTS = "They hold the vocabulary, as 'nncli train' writes them for a text dataset."
 EXPLAIN_K = 5            # candidates shown per step by --explain without --top-k
 CONTEXT_CHARS = 18       # characters of context shown per step by --explain
 
@@ -40,14 +37,12 @@ def load_text_model(config: Path, weights: Path | None, what: str = "CONFIG"):
 
 @app.command("complete")
 def complete_cmd(
-    config: Path = typer.Argument(..., metavar="CONFIG", show_default=False, help=MODEL_HELP),
-    weights: Path | None = typer.Option(None, "--weights", "-w", metavar="FILE",
-                                        help=WEIGHTS_HELP),
+    config: Path = CONFIG,
+    weights: Path | None = weights_option(extra=TEXT_WEIGHTS),
     prompt: str = typer.Option(..., "--prompt", "-p", show_default=False,
                                help="The text to continue: characters or words of the "
                                "model's vocabulary."),
-    length: int = typer.Option(80, "--length", "-n", metavar="N",
-                               help="Tokens to add (characters or words, as the model reads)."),
+    length: int = length_option(80),
     temperature: float = typer.Option(1.0, "--temperature", "-t", metavar="T",
                                       help="Sample from P^(1/T): below 1 safer, above 1 "
                                       "wilder; 0 is greedy (always the most likely token)."),
@@ -244,9 +239,8 @@ def agreement_cmd(
                                         help="Run folders of models trained on data: {name: "
                                         "agreement}, or spec files, each with a --weights in "
                                         "the same order."),
-    weights: list[Path] | None = typer.Option(None, "--weights", "-w", metavar="FILE",
-                                              help="Weights for each spec file among MODEL, "
-                                              "in order (repeat the option)."),
+    weights: list[Path] | None = weights_option(extra="Repeat it: one for each spec file "
+                                                "among MODEL, in order."),
     pairs: int = typer.Option(200, "--pairs", metavar="N", help="Test sentences per number "
                               "of modifiers."),
     max_modifiers: int = typer.Option(4, "--max-modifiers", metavar="M", help="Test 0..M "

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from nncli.app import app
+from nncli.commands.options import input_option, json_option, target_option, weights_option
 from nncli.errors import InputError
 from nncli.render.trace import ROWS_SHOWN
 
@@ -214,13 +215,13 @@ def grad_trace(
                                      "(λ1 = 1)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the built-in weights and of the "
                              "generated input and target."),
-    input_: str | None = typer.Option(None, "--input", help='The sequence: inline "1; 2" '
-                                      "(one step per row), a file, or -. (T, F) or a batch "
-                                      "(N, T, F). Default: generated N(0, 1), or sample "
-                                      "--sample of the spec's data: test split."),
-    target: str | None = typer.Option(None, "--target", help="Target for the loss, same "
-                                      "forms (default: generated). With --loss-at last the "
-                                      "last step's target alone is enough."),
+    input_: str | None = input_option(required=False, extra='A sequence (T, F), one step '
+                                      'per row like "1; 2", or a batch (N, T, F). Default: '
+                                      "generated N(0, 1), or sample --sample of the spec's "
+                                      "data: test split."),
+    target: str | None = target_option(required=False, extra="Default: generated. With "
+                                       "--loss-at last the last step's target alone is "
+                                       "enough."),
     sample: int = typer.Option(0, "--sample", help="Which test sequence of the spec's data: "
                                "section to trace."),
     loss_at: str | None = typer.Option(None, "--loss-at", help="last: the loss of the last "
@@ -233,12 +234,10 @@ def grad_trace(
                                        "cells on the same input, e.g. rnn,gru-lite."),
     layer: int | None = typer.Option(None, "--layer", help="With CONFIG: index of the "
                                      "recurrent layer (default: the first)."),
-    weights: str | None = typer.Option(None, "--weights", help="A .npz of '<layer>.<param>' "
-                                       "arrays (or a training checkpoint) to load first."),
+    weights: str | None = weights_option(),
     all_steps: bool = typer.Option(False, "--all-steps", help="Show every step in the "
                                    f"tables (default: at most {ROWS_SHOWN} rows)."),
-    as_json: bool = typer.Option(False, "--json", help="Print every figure as plain JSON (one "
-                                 "run: an object; several: {\"runs\": [...]})."),
+    as_json: bool = json_option(extra="One run: an object; several: {\"runs\": [...]}."),
 ) -> None:
     """Trace the gradient back through time in an rnn or gru-lite: why simple RNNs forget.
 

@@ -20,6 +20,15 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from nncli.app import EXIT_INTERRUPTED, app
+from nncli.commands.options import (
+    CONFIG,
+    JSON,
+    WEIGHTS,
+    config_argument,
+    input_option,
+    json_option,
+    out_option,
+)
 from nncli.errors import InputError
 
 if TYPE_CHECKING:
@@ -28,9 +37,6 @@ if TYPE_CHECKING:
     from nncli.model import Model
     from nncli.train import Trainer
 
-CONFIG_HELP = "A model spec (YAML), or a run folder made by 'nncli train' (its config.yaml)."
-WEIGHTS_HELP = ("Weights or checkpoint (.npz). Default for a run folder: its best.npz "
-                "(lowest validation loss), else last.npz.")
 SPLITS = ("test", "val", "train")
 
 
@@ -42,22 +48,20 @@ def _q(path: Path | str) -> str:
 
 @app.command()
 def train(
-    config: Path | None = typer.Argument(None, metavar="CONFIG", show_default=False,
-                                         help="Model spec (YAML) with data: and train: "
-                                         "sections."),
+    config: Path | None = config_argument(required=False, help="Model spec (YAML) with "
+                                          "data: and train: sections."),
     resume: Path | None = typer.Option(None, "--resume", metavar="RUN_DIR",
                                        help="Continue the run in RUN_DIR from its last.npz "
                                        "(instead of CONFIG)."),
-    out: Path | None = typer.Option(None, "--out", metavar="DIR",
-                                    help="Run folder to create (must not exist or be empty). "
-                                    "Default: runs/<name>-<date>-<time>."),
+    out: Path | None = out_option("Run folder to create (must not exist or be empty). "
+                                  "Default: runs/<name>-<date>-<time>.", metavar="DIR"),
     epochs: int | None = typer.Option(None, "--epochs", metavar="N",
                                       help="Train until epoch N in total (default: the "
                                       "spec's train.epochs). The lr schedule still spans "
                                       "train.epochs, so stopping and resuming changes "
                                       "nothing."),
-    as_json: bool = typer.Option(False, "--json", help="One JSON object per epoch on "
-                                 "stdout (JSON Lines); the display goes to stderr."),
+    as_json: bool = json_option(extra="One object per epoch (JSON Lines); the display goes "
+                                "to stderr."),
 ) -> None:
     """Train a network with SGD and watch it learn, epoch by epoch.
 
@@ -167,11 +171,11 @@ def _drive(trainer: Trainer, as_json: bool, resumed: bool) -> None:
 
 @app.command("eval")
 def eval_command(
-    config: Path = typer.Argument(..., metavar="CONFIG", show_default=False, help=CONFIG_HELP),
-    weights: Path | None = typer.Option(None, "--weights", metavar="FILE", help=WEIGHTS_HELP),
+    config: Path = CONFIG,
+    weights: Path | None = WEIGHTS,
     split: str = typer.Option("test", "--split", help="Which split of the spec's data: "
                               "test, val or train."),
-    as_json: bool = typer.Option(False, "--json", help="Print plain JSON to stdout."),
+    as_json: bool = JSON,
 ) -> None:
     """Loss and accuracy of trained weights on one split of the spec's data.
 
@@ -213,14 +217,11 @@ def eval_command(
 
 @app.command(context_settings={"ignore_unknown_options": True})
 def predict(
-    config: Path = typer.Argument(..., metavar="CONFIG", show_default=False, help=CONFIG_HELP),
-    weights: Path | None = typer.Option(None, "--weights", metavar="FILE", help=WEIGHTS_HELP),
-    source: str = typer.Option(..., "--input", metavar="X", show_default=False,
-                               help='One sample or a batch: inline "1 0; 0 1", JSON, a file '
-                               "(.txt .csv .npy .npz[:key] .json) or - for stdin. A single "
-                               "sample may leave out axes of size 1 (an 8x8 matrix for a "
-                               "[1, 8, 8] input)."),
-    as_json: bool = typer.Option(False, "--json", help="Print plain JSON to stdout."),
+    config: Path = CONFIG,
+    weights: Path | None = WEIGHTS,
+    source: str = input_option(extra="A single sample may leave out axes of size 1 (an 8x8 "
+                               "matrix for a [1, 8, 8] input)."),
+    as_json: bool = JSON,
 ) -> None:
     """Run trained weights on new input and show the outputs.
 
