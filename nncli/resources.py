@@ -3,15 +3,15 @@
 The sources are the checkout's top-level `data/` and `configs/` folders. pyproject.toml maps
 them onto the packages `nncli.shipped.data` and `nncli.shipped.configs`, so a wheel (or
 `pipx install nncli`) carries them inside the package and an editable install finds them in
-the checkout; both are reached through importlib.resources. Running from a checkout that was
-never installed falls back to the folders themselves.
+the checkout; both are found through the import system (importlib). Running from a checkout
+that was never installed falls back to the folders themselves.
 
 Pure: no printing, no rich/typer; numpy is not needed either.
 """
 
 from __future__ import annotations
 
-import importlib.resources
+import importlib.util
 import re
 from pathlib import Path
 
@@ -20,15 +20,19 @@ CONFIG_SUFFIXES = (".yaml", ".yml")
 
 
 def _folder(kind: str) -> Path:
-    """The folder of shipped files of one kind ('data' or 'configs')."""
+    """The folder of shipped files of one kind ('data' or 'configs').
+
+    data/ and configs/ hold no __init__.py, so their packages are namespace packages: the
+    import system's spec names their folder (importlib.resources.files would give a
+    MultiplexedPath, which is not a file system path that numpy and open() can take)."""
     try:
-        root = importlib.resources.files(f"nncli.shipped.{kind}")
-    except ModuleNotFoundError:          # a checkout run without `pip install`
-        return _CHECKOUT / kind
-    # A wheel is installed as plain files, so the Traversable is a real path; a zipped
-    # import (never made by pip) has no path and falls back to the checkout layout.
-    path = Path(str(root)) if isinstance(root, Path) or Path(str(root)).is_dir() else None
-    return path if path is not None and path.is_dir() else _CHECKOUT / kind
+        spec = importlib.util.find_spec(f"nncli.shipped.{kind}")
+    except ModuleNotFoundError:
+        spec = None
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        if Path(location).is_dir():
+            return Path(location)
+    return _CHECKOUT / kind          # a checkout run without `pip install`
 
 
 def data_file(name: str) -> Path:
