@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from nncli.errors import InputError
 from nncli.layers.activations import sigmoid
-from nncli.layers.rnn import Recurrent
+from nncli.layers.recurrent import Bound, Recurrent, Series, largest_singular_value
+from nncli.options import Option
 
 
 class GruLite(Recurrent):
@@ -101,6 +103,40 @@ class GruLite(Recurrent):
             if self.use_bias:
                 grads[b_name] = da.sum(axis=sum_axes)
         return grads
+
+    # grad-trace --gate: hold the gate at a constant (only this cell has one to hold).
+    trace_options = {"gate": Option("gate", None, "hold the gate at this value in [0, 1]; "
+                                    "1 is exactly the simple rnn")}
+
+    def set_trace_option(self, name, value):
+        """--gate g: the gate becomes the constant g and its parameters go away."""
+        if name != "gate":
+            super().set_trace_option(name, value)
+        if not 0.0 <= value <= 1.0:
+            raise InputError(f"--gate: expected a number in [0, 1], got {value:g}")
+        self.fixed_gate = float(value)
+        for key in ("weight_ig_l0", "weight_hg_l0", "bias_g_l0"):
+            self.params.pop(key, None)
+            self.grads.pop(key, None)
+
+    def state_symbol(self, name):
+        return "s"                                       # the course notes' s_t
+
+    def trace_series(self):
+        return {"gate": Series("gate", self.gates)}
+
+    def bound(self):
+        """J = diag(1-g) + diag(g (1-c²)) U + diag((c - s_{t-1}) g (1-g)) Ug. A fixed gate
+        gives ‖J‖ <= (1-g) + g λ1(U); a learned one ‖J‖ <= max(1, λ1(U)) + λ1(Ug)/2, as
+        |c - s_{t-1}| < 2 and g (1-g) <= 1/4."""
+        lam = float(largest_singular_value(self.params["weight_hh_l0"]))
+        if self.fixed_gate is not None:
+            g = self.fixed_gate
+            return Bound((1 - g) + g * lam, lam,
+                         f"fixed gate g={g:g}: ‖∂s_t/∂s_k‖ <= ((1-g) + g λ1)^(t-k)")
+        lam_g = float(largest_singular_value(self.params["weight_hg_l0"]))
+        return Bound(max(1.0, lam) + 0.5 * lam_g, lam,
+                     "learned gate: ‖∂s_t/∂s_k‖ <= (max(1, λ1) + λ1(Ug)/2)^(t-k)")
 
     def step_jacobians(self) -> np.ndarray:
         """ds_t/ds_{t-1} = diag(1-g) + diag(g (1-c^2)) U + diag((c - s_{t-1}) g (1-g)) Ug."""

@@ -2,70 +2,14 @@
 
     s_t = tanh(x_t W^T + b_ih + s_{t-1} U^T + b_hh),   W = weight_ih_l0, U = weight_hh_l0
 
-`Recurrent` holds what rnn and gru-lite share: the input checks, the all-steps/last-step
-output, the per-step state gradients that `grad-trace` reads, and the parameter gradients
-as sums over steps of outer products (kept per step on request).
+The loop's shared machinery and the grad-trace contract are in recurrent.py.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from nncli.layers.base import Layer, expect_rank
-
-
-class Recurrent(Layer):
-    """Base for cells built from a step function and a loop over time.
-
-    x: (N, T, I) -> y: (N, T, H) (return_sequences=True) or (N, H) (the last step).
-    After forward, `states` (N, T, H) holds s_1..s_T; after backward, `state_grads`
-    (N, T, H) holds dL/ds_t: the gradient arriving from the output at t plus the one
-    carried back from t+1. `grad-trace` reads both.
-    """
-
-    def __init__(self, hidden: int, bias: bool = True, return_sequences: bool = True) -> None:
-        super().__init__()
-        self.hidden, self.use_bias, self.return_sequences = hidden, bias, return_sequences
-        self.states: np.ndarray | None = None
-        self.state_grads: np.ndarray | None = None
-
-    def output_shape(self, input_shape):
-        expect_rank(input_shape, (2,), "a sequence (T, F)",
-                    "give the input shape as [steps, features]")
-        steps = input_shape[0]
-        return (steps, self.hidden) if self.return_sequences else (self.hidden,)
-
-    def _output(self, states: np.ndarray) -> np.ndarray:
-        return states if self.return_sequences else states[:, -1]
-
-    def _output_grads(self, dy: np.ndarray) -> np.ndarray:
-        """dL/dy as a per-step array (N, T, H): zeros except the last step for 'last'."""
-        if self.return_sequences:
-            return dy
-        full = np.zeros_like(self.states)
-        full[:, -1] = dy
-        return full
-
-    @staticmethod
-    def _previous(states: np.ndarray) -> np.ndarray:
-        """s_{t-1} for every t: the states shifted one step right, s_0 = 0."""
-        prev = np.zeros_like(states)
-        prev[:, 1:] = states[:, :-1]
-        return prev
-
-    @staticmethod
-    def outer_sum(da: np.ndarray, v: np.ndarray, per_step: bool = False) -> np.ndarray:
-        """sum over n (and t unless per_step) of da[n,t]^T v[n,t]: (H, K) or (T, H, K)."""
-        if per_step:
-            return np.einsum("nth,ntk->thk", da, v)
-        return np.tensordot(da, v, axes=([0, 1], [0, 1]))
-
-    def step_param_grads(self) -> dict[str, np.ndarray]:
-        """Each parameter's gradient split by time step: name -> (T, *shape); sums to grads."""
-        return self.param_grads(per_step=True)
-
-    def param_grads(self, per_step: bool = False) -> dict[str, np.ndarray]:
-        raise NotImplementedError
+from nncli.layers.recurrent import Bound, Recurrent, largest_singular_value
 
 
 class RNN(Recurrent):
@@ -127,6 +71,19 @@ class RNN(Recurrent):
         """ds_t/ds_{t-1} = diag(1 - s_t^2) U for every sample and step: (N, T, H, H)."""
         u = self.params["weight_hh_l0"]
         return (1.0 - self.states ** 2)[..., None] * u
+
+    def state_symbol(self, name):
+        return "s"                                       # the course notes' s_t
+
+    def bound(self):
+        """Pascanu, Mikolov & Bengio 2013: tanh' <= 1, so ‖J_t‖ <= λ1(U)."""
+        lam = float(largest_singular_value(self.params["weight_hh_l0"]))
+        return Bound(lam, lam, "pascanu: ‖∂s_t/∂s_k‖ <= λ1^(t-k) (tanh' <= 1)")
+
+    def explain_factor(self, t):
+        """ds_t/ds_{t-1} = U (1 - s_t²) for a scalar cell (t = 1..T, sample 0)."""
+        u, s = float(self.params["weight_hh_l0"][0, 0]), float(self.states[0, t - 1, 0])
+        return f"U (1 - s_{t}²) = ({{0:short}})(1 - {{1:precise}}²)", [u, s]
 
     def describe(self):
         out = "all steps" if self.return_sequences else "last step"

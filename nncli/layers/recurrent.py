@@ -1,0 +1,186 @@
+"""The recurrent-cell contract: what every cell gives `grad-trace` (and the loop it shares).
+
+A cell is a layer x: (N, T, I) -> y: (N, T, H) (return_sequences) or (N, H) (the last
+step), run with zero initial states. `grad-trace` never names a concrete cell: it reads a
+cell only through the methods below, so a new cell works in it by implementing them.
+Steps are 0-based in arrays, and t = 1..T in words (state_0 = 0).
+
+States
+  state_names            the states the cell carries, by name; the first is the one the
+                         layer outputs ("h",) for rnn, gru-lite and gru; ("h", "c") for lstm.
+  state_symbol(name)     how the text writes it (rnn and gru-lite write s_t as the course
+                         notes do); default: the name.
+  state_values()         after forward: name -> (N, T, H), state_t for t = 1..T.
+  state_gradients()      after backward: name -> (N, T, H), dL/dstate_t: the total
+                         gradient (from the output at t and carried back from t+1).
+                         The defaults serve one-state cells from `states` / `state_grads`.
+
+Jacobians and the bound (the joint state z_t = all states concatenated in state_names
+order, size S*H; for one state z_t is that state)
+  step_jacobians()       after forward: (N, T, S*H, S*H), J_t = dz_t/dz_{t-1} for every
+                         sample and step (J_1 is taken with z_0 = 0). Its diagonal blocks
+                         are each state's own Jacobian, e.g. an lstm's dc_t/dc_{t-1} =
+                         diag(f_t) (the constant error carousel).
+  bound()                a `Bound`: ‖J_t‖ <= rate for every input, the largest singular
+                         value it is built from and a one-line rule; rate None if the cell
+                         has no bound to offer.
+
+Parameters
+  step_param_grads()     after backward: name -> (T, *shape), each step's contribution;
+                         summed over steps it equals the engine's `grads` (grad-trace checks).
+
+What else to show
+  trace_series()         name -> `Series(label, values (N, T, H))`: gates, candidate or
+                         cell states... shown per step (mean [min, max]); default none.
+  explain_factor(t)      for a scalar cell (H = 1), sample 0: the step factor dz_t/dz_{t-1}
+                         worked out, as (template, values) where the template's fields
+                         `{i:short}` / `{i:precise}` say how to print values[i]; or None.
+
+Options and set-up
+  trace_options          {name: nncli.options.Option}: grad-trace options that only this
+                         cell has (gru-lite's `gate`); grad-trace refuses them on other
+                         cells, naming the cells that have them.
+  set_trace_option(name, value)   applies one (may change the parameter set; call before
+                         init_params, or after loading weights).
+  rescale(scale)         scale the recurrent weights so `bound().sigma_max` becomes scale.
+  init_builtin(input_shape, seed)  the seeded weights of grad-trace's built-in model.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from nncli.errors import InputError
+from nncli.layers.base import Layer, expect_rank
+from nncli.options import Option
+
+
+class Bound(NamedTuple):
+    """‖dz_t/dz_{t-1}‖ <= rate for every input, so ‖dz_t/dz_k‖ <= rate^(t-k)."""
+
+    rate: float | None     # β; None: this cell offers no bound
+    sigma_max: float       # the largest singular value the bound is built from
+    rule: str              # one line: the inequality and where it comes from
+
+
+class Series(NamedTuple):
+    """A per-step quantity worth showing beside the gradients (a gate, a cell state)."""
+
+    label: str             # short, for a column header: "gate", "forget f_t"
+    values: np.ndarray     # (N, T, H)
+
+
+def largest_singular_value(m: np.ndarray) -> np.ndarray:
+    """Largest singular value of each (..., A, B) matrix: the spectral norm."""
+    return np.linalg.svd(m, compute_uv=False)[..., 0]
+
+
+def orthogonal(rng: np.random.Generator, n: int) -> np.ndarray:
+    """A random orthogonal (n, n) matrix: QR of a Gaussian, signs fixed so it is uniform."""
+    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+    return q * np.where(np.diag(r) < 0, -1.0, 1.0)
+
+
+class Recurrent(Layer):
+    """Base for cells built from a step function and a loop over time; the module
+    docstring is the contract. After forward, `states` (N, T, H) holds the output state
+    for t = 1..T; after backward, `state_grads` (N, T, H) holds its gradient."""
+
+    state_names: tuple[str, ...] = ("h",)
+    trace_options: dict[str, Option] = {}
+
+    def __init__(self, hidden: int, bias: bool = True, return_sequences: bool = True) -> None:
+        super().__init__()
+        self.hidden, self.use_bias, self.return_sequences = hidden, bias, return_sequences
+        self.states: np.ndarray | None = None
+        self.state_grads: np.ndarray | None = None
+
+    # ------------------------------------------------------------------ shared machinery
+
+    def output_shape(self, input_shape):
+        expect_rank(input_shape, (2,), "a sequence (T, F)",
+                    "give the input shape as [steps, features]")
+        steps = input_shape[0]
+        return (steps, self.hidden) if self.return_sequences else (self.hidden,)
+
+    def _output(self, states: np.ndarray) -> np.ndarray:
+        return states if self.return_sequences else states[:, -1]
+
+    def _output_grads(self, dy: np.ndarray) -> np.ndarray:
+        """dL/dy as a per-step array (N, T, H): zeros except the last step for 'last'."""
+        if self.return_sequences:
+            return dy
+        full = np.zeros_like(self.states)
+        full[:, -1] = dy
+        return full
+
+    @staticmethod
+    def _previous(states: np.ndarray) -> np.ndarray:
+        """s_{t-1} for every t: the states shifted one step right, s_0 = 0."""
+        prev = np.zeros_like(states)
+        prev[:, 1:] = states[:, :-1]
+        return prev
+
+    @staticmethod
+    def outer_sum(da: np.ndarray, v: np.ndarray, per_step: bool = False) -> np.ndarray:
+        """sum over n (and t unless per_step) of da[n,t]^T v[n,t]: (H, K) or (T, H, K)."""
+        if per_step:
+            return np.einsum("nth,ntk->thk", da, v)
+        return np.tensordot(da, v, axes=([0, 1], [0, 1]))
+
+    def param_grads(self, per_step: bool = False) -> dict[str, np.ndarray]:
+        """The parameter gradients of the last backward, summed over steps or per step."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ the contract
+
+    def state_symbol(self, name: str) -> str:
+        return name
+
+    def state_values(self) -> dict[str, np.ndarray]:
+        return {self.state_names[0]: self.states}
+
+    def state_gradients(self) -> dict[str, np.ndarray]:
+        return {self.state_names[0]: self.state_grads}
+
+    def step_jacobians(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def bound(self) -> Bound:
+        raise NotImplementedError
+
+    def step_param_grads(self) -> dict[str, np.ndarray]:
+        """Each parameter's gradient split by time step: name -> (T, *shape); sums to grads."""
+        return self.param_grads(per_step=True)
+
+    def trace_series(self) -> dict[str, Series]:
+        return {}
+
+    def explain_factor(self, t: int) -> tuple[str, list[float]] | None:
+        return None
+
+    def set_trace_option(self, name: str, value) -> None:
+        raise InputError(f"--{name}: not an option of a {self.kind} cell")
+
+    def rescale(self, scale: float) -> None:
+        """Default: U = weight_hh_l0 <- U * scale / λ1(U), for cells whose bound is built
+        on λ1(weight_hh_l0)."""
+        if not (scale >= 0 and math.isfinite(scale)):
+            raise InputError(f"--scale: expected numbers >= 0, got {scale:g}")
+        u = self.params["weight_hh_l0"]
+        top = float(largest_singular_value(u))
+        if top == 0:
+            if scale > 0:
+                raise InputError("--scale: the recurrent matrix is all zeros, nothing to "
+                                 "rescale")
+            return
+        self.params["weight_hh_l0"] = u * (scale / top)
+
+    def init_builtin(self, input_shape: tuple[int, ...], seed: int) -> None:
+        """Default: the seeded initialisation, then U = weight_hh_l0 a random orthogonal
+        (H, H) matrix from its own stream, so every singular value of U is 1."""
+        self.init_params(input_shape, np.random.default_rng(seed))
+        self.params["weight_hh_l0"] = orthogonal(np.random.default_rng([seed, 1]), self.hidden)
