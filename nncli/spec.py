@@ -35,33 +35,11 @@ import yaml
 from nncli import layers as L
 from nncli.budget import check_budget
 from nncli.errors import InputError
+from nncli.layers import registry
 from nncli.model import Model, ShapeError
-from nncli.options import REQUIRED, check_options, check_value, show, suggest
+from nncli.options import check_options, check_value, show, suggest
 
-ACTIVATION_NAMES = tuple(L.ACTIVATIONS)
-
-# layer name -> {option: (kind, default)}; kind is "int>=1", "int>=0", "bool", a tuple of
-# allowed strings, "gate" (null or a number in [0, 1]), "params" (name -> nested list) or
-# "int>=1|vocab" (a number, or `vocab`: the size of the text dataset's vocabulary).
-LAYER_OPTIONS: dict[str, dict[str, tuple[Any, Any]]] = {
-    "dense": {"units": ("int>=1|vocab", REQUIRED), "bias": ("bool", True),
-              "activation": (ACTIVATION_NAMES, "identity"), "params": ("params", None)},
-    "conv": {"filters": ("int>=1", REQUIRED), "kernel": ("int>=1", REQUIRED),
-             "stride": ("int>=1", 1), "padding": ("int>=0", 0), "bias": ("bool", True),
-             "activation": (ACTIVATION_NAMES, "identity"), "params": ("params", None)},
-    "pool": {"mode": (("max", "avg"), "max"), "size": ("int>=1", 2),
-             "stride": ("int>=1", None)},
-    "flatten": {},
-    "softmax": {},
-    "rnn": {"hidden": ("int>=1", REQUIRED), "bias": ("bool", True),
-            "return": (("all", "last"), "all"), "params": ("params", None)},
-    "gru-lite": {"hidden": ("int>=1", REQUIRED), "bias": ("bool", True),
-                 "return": (("all", "last"), "all"), "gate": ("gate", None),
-                 "params": ("params", None)},
-    "embedding": {"vocab": ("int>=1|vocab", "vocab"), "dim": ("int>=1", REQUIRED),
-                  "params": ("params", None)},
-    **{name: {} for name in ACTIVATION_NAMES},
-}
+# The layers and their option tables live in nncli/layers/ (found by nncli.layers.registry).
 LOSS_OPTIONS = {"mse": {"reduction": (("sum", "mean"), "sum")},
                 "cross_entropy": {"reduction": (("mean", "sum"), "mean")}}
 TOP_KEYS = ("name", "seed", "input", "layers", "loss", "data", "train")
@@ -277,14 +255,14 @@ def _layers(spec: Spec, data: dict) -> list[L.Layer]:
         else:
             raise spec.error(("layers", i), f"expected a layer name or a one-key mapping like "
                              f"'conv: {{filters: 8, kernel: 3}}', got {show(entry)}")
-        if kind not in LAYER_OPTIONS:
-            raise spec.error(("layers", i), f"unknown layer '{kind}'"
-                             f"{suggest(kind, LAYER_OPTIONS)}; layers: "
-                             f"{', '.join(LAYER_OPTIONS)}")
+        try:
+            layer_type = registry.get(kind)
+        except InputError as err:
+            raise spec.error(("layers", i), str(err)) from None
         if not isinstance(opts, dict):
             raise spec.error(("layers", i, kind), f"expected a mapping of options, got "
                              f"{show(opts)}")
-        values = check_options(spec, ("layers", i, kind), opts, LAYER_OPTIONS[kind])
+        values = check_options(spec, ("layers", i, kind), opts, layer_type.OPTIONS)
         values = _resolve_vocab(spec, ("layers", i, kind), values)
         fixed = values.pop("params", None)
         if fixed:
@@ -292,7 +270,7 @@ def _layers(spec: Spec, data: dict) -> list[L.Layer]:
         if kind == "softmax" and i != len(entries) - 1:
             raise spec.error(("layers", i), "softmax must be the last layer (it turns the "
                              "classifier's scores into probabilities)")
-        built.append(_make_layer(kind, values))
+        built.append(layer_type.from_options(values))
     return built
 
 
@@ -315,27 +293,6 @@ def _resolve_vocab(spec: Spec, path: tuple, values: dict) -> dict:
         except InputError as err:
             raise InputError(f"{spec.where(('data',))}: {err}") from None
     return {**values, **dict.fromkeys(keys, len(spec.vocab))}
-
-
-def _make_layer(kind: str, v: dict) -> L.Layer:
-    if kind == "dense":
-        return L.Dense(v["units"], v["bias"], v["activation"])
-    if kind == "conv":
-        return L.Conv(v["filters"], v["kernel"], v["stride"], v["padding"], v["bias"],
-                      v["activation"])
-    if kind == "pool":
-        return L.Pool(v["mode"], v["size"], v["stride"])
-    if kind == "flatten":
-        return L.Flatten()
-    if kind == "softmax":
-        return L.Softmax()
-    if kind == "rnn":
-        return L.RNN(v["hidden"], v["bias"], v["return"] == "all")
-    if kind == "gru-lite":
-        return L.GruLite(v["hidden"], v["bias"], v["return"] == "all", v["gate"])
-    if kind == "embedding":
-        return L.Embedding(v["vocab"], v["dim"])
-    return L.Activation(kind)
 
 
 def _loss(spec: Spec, value: Any) -> tuple[str, str]:

@@ -1,9 +1,9 @@
 """The JSON Schema of a YAML model spec, generated from the tables the code validates with.
 
-`build()` turns spec.LAYER_OPTIONS / LOSS_OPTIONS / TOP_KEYS, train.TRAIN_OPTIONS and the
-dataset option tables (data.py, text.py) into a JSON Schema (draft 2020-12), so editors can
-check and complete specs. The shipped copy is nncli/schemas/spec.json; regenerate it after
-changing a table with
+`build()` turns the layer registry (nncli/layers/registry.py), spec.LOSS_OPTIONS /
+TOP_KEYS, train.TRAIN_OPTIONS and the dataset option tables (data.py, text.py) into a
+JSON Schema (draft 2020-12), so editors can check and complete specs. The shipped copy is
+nncli/schemas/spec.json; regenerate it after changing a table with
 
     python -m nncli.spec_schema            # writes nncli/schemas/spec.json
     python -m nncli.spec_schema --check    # exit 1 if the shipped copy is out of date
@@ -70,6 +70,9 @@ def kind_schema(kind: Any) -> dict:
         return {"type": "integer", "minimum": int(kind[5:])}
     if kind in FLOAT_KINDS:
         return dict(FLOAT_KINDS[kind])
+    if kind == "pair[0,1)":
+        return {"type": "array", "items": FLOAT_KINDS["float[0,1)"], "minItems": 2,
+                "maxItems": 2}
     if kind == "bool":
         return {"type": "boolean"}
     if kind == "gate":
@@ -82,9 +85,15 @@ def kind_schema(kind: Any) -> dict:
 
 
 def options_schema(table: dict, required_marker: Any) -> dict:
+    """An option table ({name: Option} or {name: (kind, default)}) as an object schema;
+    an Option's help becomes the property's description."""
     props, required = {}, []
-    for key, (kind, default) in table.items():
+    for key, entry in table.items():
+        kind, default = entry[0], entry[1]
         props[key] = kind_schema(kind)
+        helptext = entry[2] if len(entry) > 2 else ""
+        if helptext:
+            props[key]["description"] = helptext
         if default is required_marker:
             required.append(key)
         elif default is not None:
@@ -96,16 +105,21 @@ def options_schema(table: dict, required_marker: Any) -> dict:
     return out
 
 
-def _layer_schema(layer_options: dict, required_marker: Any) -> dict:
+def _layer_schema() -> dict:
+    """One entry per registered layer (nncli.layers.registry), described by its summary."""
+    from nncli.layers import registry
+    from nncli.options import REQUIRED
+
     plain, entries = [], []
-    for name, table in layer_options.items():
-        opts = options_schema(table, required_marker)
+    for name in registry.kinds():
+        cls = registry.get(name)
+        opts = options_schema(cls.OPTIONS, REQUIRED)
         needs = bool(opts.get("required"))
         if not needs:
             plain.append(name)
         value = opts if needs else {"anyOf": [{"type": "null"}, opts]}
         entries.append({"type": "object", "properties": {name: value}, "required": [name],
-                        "additionalProperties": False})
+                        "additionalProperties": False, "description": cls.summary})
     return {"oneOf": [{"enum": plain, "description": "a layer without required options"},
                       *entries]}
 
@@ -145,12 +159,32 @@ def _data_schema() -> dict:
                       *by_name, files, texts]}
 
 
+def _train_schema() -> dict:
+    """One entry per optimizer: the common options plus that optimizer's own (its
+    `optimizer:` value required, except for the default)."""
+    from nncli import optim, train
+    from nncli.options import REQUIRED
+
+    entries = []
+    for name in optim.names():
+        entry = options_schema(train.train_options(name), REQUIRED)
+        entry["properties"]["optimizer"] = {"const": name}
+        if name == optim.registry.DEFAULT:
+            entry["properties"]["optimizer"]["default"] = name
+        else:
+            entry["required"] = ["optimizer"]
+        entry["description"] = f"optimizer: {name}, {optim.get(name).summary}"
+        entries.append(entry)
+    return {"anyOf": [{"type": "null"}, *entries]}
+
+
 def build() -> dict:
     """The spec's JSON Schema as a dict (deterministic: the same tables give the same dict)."""
     from nncli import spec, train
+    from nncli.options import REQUIRED
 
     loss_entries = [{"type": "object", "additionalProperties": False, "required": [name],
-                     "properties": {name: options_schema(table, spec.REQUIRED)}}
+                     "properties": {name: options_schema(table, REQUIRED)}}
                     for name, table in spec.LOSS_OPTIONS.items()]
     properties = {
         "name": {"type": ["string", "number"], "description": "the model's name (default: "
@@ -164,8 +198,7 @@ def build() -> dict:
         "loss": {"oneOf": [{"enum": list(spec.LOSS_OPTIONS)}, *loss_entries],
                  "default": "mse"},
         "data": {"$ref": "#/$defs/data"},
-        "train": {"anyOf": [{"type": "null"},
-                            options_schema(train.TRAIN_OPTIONS, spec.REQUIRED)]},
+        "train": _train_schema(),
     }
     assert list(properties) == list(spec.TOP_KEYS), "spec.TOP_KEYS changed: update build()"
     return {
@@ -179,7 +212,7 @@ def build() -> dict:
         "required": ["input", "layers"],
         "additionalProperties": False,
         "$defs": {
-            "layer": _layer_schema(spec.LAYER_OPTIONS, spec.REQUIRED),
+            "layer": _layer_schema(),
             "data": _data_schema(),
             "tensor": {"anyOf": [{"type": "number"},
                                  {"type": "array", "items": {"$ref": "#/$defs/tensor"}}]},

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nncli.layers.base import Layer
+from nncli.layers.base import Example, Layer, distinct_inputs
+from nncli.options import Option
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -21,14 +22,22 @@ ACTIVATIONS = {
     "sigmoid": (sigmoid, lambda y: y * (1.0 - y)),
 }
 
+# The `activation:` option of layers that fuse one (dense, conv).
+ACTIVATION_OPTION = Option(tuple(ACTIVATIONS), "identity", "the function applied to the "
+                           "output: identity, relu, tanh or sigmoid")
+
 
 class Activation(Layer):
-    """y = f(x) element-wise; dx = dy * f'(x)."""
+    """y = f(x) element-wise; dx = dy * f'(x). Fused into dense/conv as their `activation`;
+    as a layer of its own it is one of the subclasses below, one per spec name."""
 
     kind = "activation"
 
     def __init__(self, name: str) -> None:
         super().__init__()
+        # Summaries, metrics and grad-norm keys show every activation layer as
+        # "activation" with its function as the option, whatever its spec name.
+        self.kind = "activation"
         self.name = name
         self._f, self._df = ACTIVATIONS[name]
         self._y: np.ndarray | None = None
@@ -46,11 +55,54 @@ class Activation(Layer):
         return self.name
 
 
+class Identity(Activation):
+    kind = "identity"
+    summary = "y = x (no change)"
+    OPTIONS = {}
+    EXAMPLE = Example({}, (3,))
+
+    def __init__(self) -> None:
+        super().__init__("identity")
+
+
+class Relu(Activation):
+    kind = "relu"
+    summary = "y = max(x, 0) element-wise"
+    OPTIONS = {}
+    EXAMPLE = Example({}, (2, 3), distinct_inputs)
+
+    def __init__(self) -> None:
+        super().__init__("relu")
+
+
+class Tanh(Activation):
+    kind = "tanh"
+    summary = "y = tanh(x) element-wise"
+    OPTIONS = {}
+    EXAMPLE = Example({}, (3,))
+
+    def __init__(self) -> None:
+        super().__init__("tanh")
+
+
+class Sigmoid(Activation):
+    kind = "sigmoid"
+    summary = "y = 1 / (1 + exp(-x)) element-wise"
+    OPTIONS = {}
+    EXAMPLE = Example({}, (3,))
+
+    def __init__(self) -> None:
+        super().__init__("sigmoid")
+
+
 class Softmax(Layer):
     """Probabilities over the last axis. As a classifier's last layer with cross-entropy,
     the model fuses it into the loss (stable log-softmax) and backward never runs here."""
 
     kind = "softmax"
+    summary = "probabilities over the last axis; only as the last layer"
+    OPTIONS = {}
+    EXAMPLE = Example({}, (2, 4))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         from nncli.ops import softmax

@@ -3,19 +3,64 @@
     params / grads: parallel dicts with the same keys and shapes (PyTorch names);
     forward(x) -> y caches what backward needs; backward(dy) -> dx adds into grads;
     output_shape(input_shape) gives the per-sample output shape (no batch axis).
+
+What a layer class declares to be found by the registry (kind, summary, OPTIONS, EXAMPLE,
+from_options) is described in nncli/layers/registry.py.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
 import numpy as np
 
 from nncli.errors import InputError
+from nncli.options import Option
+
+
+def normal_inputs(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Standard normal values: the default input of a layer's EXAMPLE."""
+    return rng.standard_normal(shape)
+
+
+def distinct_inputs(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Shuffled values 0.01 apart, none within 0.005 of zero: no ties (max pooling's winner
+    is never in doubt) and no kink of relu within reach of a finite difference."""
+    n = int(np.prod(shape))
+    return (rng.permutation(n).reshape(shape) - n / 2 + 0.5) * 0.01
+
+
+class Example(NamedTuple):
+    """A small case the generic tests (tests/test_registry.py) build and gradient-check:
+    the spec options, a per-sample input shape and how to draw inputs of that shape."""
+
+    options: dict[str, Any]
+    input_shape: tuple[int, ...]
+    inputs: Callable[[np.random.Generator, tuple[int, ...]], np.ndarray] = normal_inputs
+
+
+# The `params:` option every layer with parameters takes (one help text for all of them).
+PARAMS_OPTION = Option("params", None, "fixed parameter values by name (PyTorch names and "
+                       "shapes) instead of seeded ones")
+# The `return:` option of every recurrent cell (from_options maps it to return_sequences).
+RETURN_OPTION = Option(("all", "last"), "all", "output the state of every step (T, H) or "
+                       "only the last one (H,)")
 
 
 class Layer:
     """Base class: no parameters, identity shape. Subclasses override what they need."""
 
-    kind = "layer"
+    kind = "layer"                      # a subclass's name in specs (see registry.py)
+    summary = ""                        # one line for `nncli layers` and the README
+    OPTIONS: dict[str, Option] = {}     # {option: Option(kind, default, help)}
+    EXAMPLE: Example | None = None
+
+    @classmethod
+    def from_options(cls, values: dict[str, Any]) -> Layer:
+        """The layer from checked spec options (defaults filled in, `params` removed).
+        By default the option names are the constructor's keyword arguments."""
+        return cls(**values)
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}

@@ -6,8 +6,9 @@ import numpy as np
 
 from nncli import ops
 from nncli.errors import InputError
-from nncli.layers.activations import Activation
-from nncli.layers.base import Layer, expect_rank
+from nncli.layers.activations import ACTIVATION_OPTION, Activation
+from nncli.layers.base import PARAMS_OPTION, Example, Layer, expect_rank
+from nncli.options import REQUIRED, Option
 
 
 class Conv(Layer):
@@ -17,6 +18,17 @@ class Conv(Layer):
     """
 
     kind = "conv"
+    summary = "2-D convolution (cross-correlation) of a (C, H, W) image, like torch Conv2d"
+    OPTIONS = {
+        "filters": Option("int>=1", REQUIRED, "output channels F (one k x k filter each)"),
+        "kernel": Option("int>=1", REQUIRED, "filter size k (square)"),
+        "stride": Option("int>=1", 1, "step between windows"),
+        "padding": Option("int>=0", 0, "zeros added on every side"),
+        "bias": Option("bool", True, "add a learned bias per filter"),
+        "activation": ACTIVATION_OPTION,
+        "params": PARAMS_OPTION,
+    }
+    EXAMPLE = Example({"filters": 2, "kernel": 3, "stride": 2, "padding": 1}, (2, 5, 5))
 
     def __init__(self, filters: int, kernel: int, stride: int = 1, padding: int = 0,
                  bias: bool = True, activation: str = "identity") -> None:

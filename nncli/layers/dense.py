@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from nncli.errors import InputError
-from nncli.layers.activations import Activation
-from nncli.layers.base import Layer
+from nncli.layers.activations import ACTIVATION_OPTION, Activation
+from nncli.layers.base import PARAMS_OPTION, Example, Layer
+from nncli.options import REQUIRED, Option
 
 
 class Dense(Layer):
@@ -16,6 +17,15 @@ class Dense(Layer):
     """
 
     kind = "dense"
+    summary = "fully connected, y = f(x W^T + b); on a sequence (T, F) it acts on every step"
+    OPTIONS = {
+        "units": Option("int>=1|vocab", REQUIRED, "output features ('vocab': the text "
+                        "dataset's vocabulary size)"),
+        "bias": Option("bool", True, "add a learned bias b"),
+        "activation": ACTIVATION_OPTION,
+        "params": PARAMS_OPTION,
+    }
+    EXAMPLE = Example({"units": 3, "activation": "tanh"}, (4,))
 
     def __init__(self, units: int, bias: bool = True, activation: str = "identity") -> None:
         super().__init__()

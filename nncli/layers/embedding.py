@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from nncli.errors import InputError
-from nncli.layers.base import Layer, expect_rank
+from nncli.layers.base import PARAMS_OPTION, Example, Layer, expect_rank
+from nncli.options import REQUIRED, Option
 
 # How far from a whole number an id may be and still count as one. Models run in float64, so
 # ids arrive as floats; gradcheck perturbs them by 1e-5, which must not change the token.
@@ -28,6 +29,15 @@ class Embedding(Layer):
     """
 
     kind = "embedding"
+    summary = "token ids (T,) -> vectors (T, dim) by table lookup, like torch Embedding"
+    OPTIONS = {
+        "vocab": Option("int>=1|vocab", "vocab", "number of token ids ('vocab': the text "
+                        "dataset's vocabulary size)"),
+        "dim": Option("int>=1", REQUIRED, "size of each token's vector"),
+        "params": PARAMS_OPTION,
+    }
+    EXAMPLE = Example({"vocab": 5, "dim": 3}, (4,),
+                      lambda rng, shape: rng.integers(0, 5, shape).astype(np.float64))
 
     def __init__(self, vocab: int, dim: int) -> None:
         super().__init__()

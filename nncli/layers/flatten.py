@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from nncli.layers.base import Layer
+from nncli.layers.base import Example, Layer
 
 
 class Flatten(Layer):
     """x: (N, d1, d2, ...) -> (N, d1*d2*...)."""
 
     kind = "flatten"
+    summary = "every axis of a sample into one, e.g. (C, H, W) -> (C*H*W,)"
+    OPTIONS = {}
+    EXAMPLE = Example({}, (2, 3, 2))
 
     def output_shape(self, input_shape):
         size = 1

@@ -16,12 +16,27 @@ import numpy as np
 
 from nncli.errors import InputError
 from nncli.layers.activations import sigmoid
+from nncli.layers.base import PARAMS_OPTION, RETURN_OPTION, Example
 from nncli.layers.recurrent import Bound, Recurrent, Series, largest_singular_value
-from nncli.options import Option
+from nncli.options import REQUIRED, Option
 
 
 class GruLite(Recurrent):
     kind = "gru-lite"
+    summary = "one-gate cell s_t = g_t c_t + (1 - g_t) s_{t-1}; gate 1 is the rnn"
+    OPTIONS = {
+        "hidden": Option("int>=1", REQUIRED, "state size H"),
+        "bias": Option("bool", True, "add learned biases"),
+        "return": RETURN_OPTION,
+        "gate": Option("gate", None, "null: a learned gate; a number in [0, 1] fixes g_t"),
+        "params": PARAMS_OPTION,
+    }
+    EXAMPLE = Example({"hidden": 3, "return": "last"}, (4, 2))
+
+    @classmethod
+    def from_options(cls, values):
+        return cls(values["hidden"], values["bias"], values["return"] == "all",
+                   values["gate"])
 
     def __init__(self, hidden: int, bias: bool = True, return_sequences: bool = True,
                  gate: float | None = None) -> None:

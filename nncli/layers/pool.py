@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from nncli import ops
 from nncli.errors import InputError
-from nncli.layers.base import Layer, expect_rank
+from nncli.layers.base import Example, Layer, distinct_inputs, expect_rank
+from nncli.options import Option
 
 
 class Pool(Layer):
     """x: (N, C, H, W) -> y: (N, C, Ho, Wo), Ho = floor((H - size) / stride) + 1."""
 
     kind = "pool"
+    summary = "max or average over size x size windows of a (C, H, W) image, no padding"
+    OPTIONS = {
+        "mode": Option(("max", "avg"), "max", "max or avg (average)"),
+        "size": Option("int>=1", 2, "window size (square)"),
+        "stride": Option("int>=1", None, "step between windows (null: the window size)"),
+    }
+    EXAMPLE = Example({"size": 2, "stride": 1}, (2, 4, 5), distinct_inputs)
 
     def __init__(self, mode: str = "max", size: int = 2, stride: int | None = None) -> None:
         super().__init__()

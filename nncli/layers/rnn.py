@@ -9,13 +9,27 @@ from __future__ import annotations
 
 import numpy as np
 
+from nncli.layers.base import PARAMS_OPTION, RETURN_OPTION, Example
 from nncli.layers.recurrent import Bound, Recurrent, largest_singular_value
+from nncli.options import REQUIRED, Option
 
 
 class RNN(Recurrent):
     """params: weight_ih_l0 (H, I), weight_hh_l0 (H, H), bias_ih_l0 (H,), bias_hh_l0 (H,)."""
 
     kind = "rnn"
+    summary = "simple recurrent cell s_t = tanh(x_t W^T + s_{t-1} U^T + b), initial state 0"
+    OPTIONS = {
+        "hidden": Option("int>=1", REQUIRED, "state size H"),
+        "bias": Option("bool", True, "add learned biases"),
+        "return": RETURN_OPTION,
+        "params": PARAMS_OPTION,
+    }
+    EXAMPLE = Example({"hidden": 3}, (4, 2))
+
+    @classmethod
+    def from_options(cls, values):
+        return cls(values["hidden"], values["bias"], values["return"] == "all")
 
     def param_shapes(self, input_shape):
         h, i = self.hidden, input_shape[-1]

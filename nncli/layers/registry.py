@@ -1,0 +1,132 @@
+"""The layer registry: every layer a spec can name, found by looking in this package.
+
+Adding a layer is one new file in nncli/layers/ (plus its tests). Nothing else lists the
+layers: spec validation and its messages, the spec's JSON Schema (nncli/schemas/spec.json),
+`nncli layers`, the README's layer table, grad-trace's built-in cells and the generic
+tests (tests/test_registry.py) all read this registry.
+
+What a layer file declares. A class that subclasses `Layer` and sets, in its own body:
+
+    class Dense(Layer):
+        kind = "dense"                     # the name in a spec: `- dense: {units: 10}`
+        summary = "fully connected ..."    # one line (no period needed) for the listings
+        OPTIONS = {                        # {option: Option(kind, default, one-line help)};
+            "units": Option("int>=1", REQUIRED, "output features"),   # {} for none.
+            "bias": Option("bool", True, "add a learned bias b"),     # Kinds: nncli.options
+            "params": PARAMS_OPTION,       # any layer with parameters takes fixed values
+        }
+        EXAMPLE = Example({"units": 3}, (4,))   # options + a small per-sample input shape
+                                           # (+ optionally how to draw inputs: ids, no ties)
+
+        @classmethod
+        def from_options(cls, values):     # optional: the default is cls(**values)
+            return cls(values["units"], values["bias"])
+
+`values` holds every option of OPTIONS except `params` (checked, defaults filled in, a
+`vocab` size replaced by the number). The class must also follow the layer contract of
+base.py (forward, backward, output_shape, param_shapes, describe). A recurrent cell
+subclasses `Recurrent` (nncli/layers/recurrent.py) and implements its grad-trace contract;
+it is then one of `recurrent_kinds()` and grad-trace can build and trace it.
+
+Which classes count: those whose own body sets `kind` and that have a non-empty
+`summary`. Base classes (Layer, Activation, Recurrent) have no summary and stay out; every
+module of this package whose name does not start with "_" is imported to look. Two
+classes claiming one kind, or a registered class without OPTIONS or EXAMPLE, is a
+programming error raised on first use (and by the tests).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from functools import cache
+
+from nncli.errors import InputError
+from nncli.layers.base import Example, Layer
+from nncli.options import suggest
+
+
+def _declares_kind(cls: type) -> bool:
+    return "kind" in vars(cls) and bool(getattr(cls, "summary", ""))
+
+
+@cache
+def _table() -> dict[str, type[Layer]]:
+    """kind -> class for every layer class in the package, sorted by kind."""
+    import nncli.layers as package
+
+    found: dict[str, type[Layer]] = {}
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        for obj in vars(module).values():
+            if not (isinstance(obj, type) and issubclass(obj, Layer)
+                    and obj.__module__ == module.__name__ and _declares_kind(obj)):
+                continue
+            _check_declaration(obj)
+            if obj.kind in found and found[obj.kind] is not obj:
+                other = found[obj.kind]
+                raise RuntimeError(f"layer kind '{obj.kind}' is declared twice: by "
+                                   f"{other.__module__}.{other.__name__} and "
+                                   f"{obj.__module__}.{obj.__name__}")
+            found[obj.kind] = obj
+    return dict(sorted(found.items()))
+
+
+def _check_declaration(cls: type) -> None:
+    where = f"{cls.__module__}.{cls.__name__}"
+    if not isinstance(vars(cls).get("OPTIONS"), dict):
+        raise RuntimeError(f"{where} declares kind '{cls.kind}' but no OPTIONS dict of its "
+                           f"own (write OPTIONS = {{}} for a layer without options)")
+    if not isinstance(getattr(cls, "EXAMPLE", None), Example):
+        raise RuntimeError(f"{where} declares kind '{cls.kind}' but no EXAMPLE "
+                           f"(nncli.layers.base.Example)")
+    if "\n" in cls.summary:
+        raise RuntimeError(f"{where}: summary must be one line")
+
+
+def kinds() -> list[str]:
+    """Every layer name a spec can use, sorted."""
+    return list(_table())
+
+
+def get(kind: object) -> type[Layer]:
+    """The layer class of a spec name; an unknown name is an InputError with a suggestion
+    (spec.py puts the file, line and path in front of it)."""
+    table = _table()
+    if not isinstance(kind, str) or kind not in table:
+        raise InputError(f"unknown layer '{kind}'{suggest(kind, table)}; layers: "
+                         f"{', '.join(table)}")
+    return table[kind]
+
+
+def _recurrent_base() -> type:
+    from nncli.layers.recurrent import Recurrent
+
+    return Recurrent
+
+
+def recurrent_kinds() -> list[str]:
+    """The layers that implement the recurrent-cell contract (grad-trace's cells)."""
+    base = _recurrent_base()
+    return [kind for kind, cls in _table().items() if issubclass(cls, base)]
+
+
+def build(kind: str, options: dict | None = None) -> Layer:
+    """A layer from a spec name and options given as in a spec, checked and defaulted the
+    way a spec's are (errors name `kind.option`); for code that builds layers itself
+    (grad-trace's built-in models, tests)."""
+    from nncli.options import check_options
+
+    class _Here:
+        @staticmethod
+        def error(path: tuple, message: str) -> InputError:
+            return InputError(f"{'.'.join(map(str, path))}: {message}")
+
+    cls = get(kind)
+    values = check_options(_Here(), (kind,), dict(options or {}), cls.OPTIONS)
+    values.pop("params", None)
+    if any(isinstance(v, str) and v == "vocab" for v in values.values()):
+        raise InputError(f"{kind}: 'vocab' needs a spec with a text dataset; give a number")
+    return cls.from_options(values)
