@@ -1,19 +1,26 @@
 """Which spec and weights a command means, and the model they make.
 
-CONFIG is a spec file, or a run folder made by `nncli train` (its config.yaml; the weights
-default to its best.npz, else last.npz). Weights that carry a vocabulary (a text model's)
-size the spec's `vocab` layers, so a trained text model loads without its training text.
+CONFIG is a spec file, a run folder made by `nncli train` (its config.yaml; the weights
+default to its best.npz, else last.npz), or the name of a built-in example config
+(`digits_cnn`, see `nncli examples`): a path that exists wins over a name. Weights that
+carry a vocabulary (a text model's) size the spec's `vocab` layers, so a trained text model
+loads without its training text. `overrides` (`--set train.lr=0.01`, nncli.overrides) are
+applied to the spec before it is validated.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nncli import resources
 from nncli.checkpoint import parameters, read_npz, saved_epoch
 from nncli.errors import InputError
 from nncli.model import Model
+from nncli.options import suggest
+from nncli.overrides import Override
 from nncli.spec import Spec, load_spec
 from nncli.train import BEST, LAST
 from nncli.train import CONFIG_FILE as RUN_CONFIG
@@ -36,12 +43,27 @@ class Loaded:
         return f"{self.spec.name} · weights {self.weights}{epoch}"
 
 
+def config_path(config: str | Path, what: str = "CONFIG") -> Path:
+    """CONFIG as a path: a file or folder that exists, else the built-in config of that name
+    ('digits_cnn' or 'digits_cnn.yaml'), else an error that lists the built-in names."""
+    path = Path(config)
+    if path.exists():
+        return path
+    builtin = resources.builtin_config(str(config))
+    if builtin is not None:
+        return builtin
+    names = resources.builtin_names()
+    stem = resources.config_stem(path.name)
+    raise InputError(f"{what}: '{config}' not found; pass a spec YAML, a run folder or the "
+                     f"name of a built-in config{suggest(stem, names)}: "
+                     f"{', '.join(names) or 'none installed'} (nncli examples)")
+
+
 def resolve(config: Path, weights: Path | None, need_weights: bool,
             what: str = "CONFIG") -> tuple[Path, Path | None]:
-    """(spec file, weights file or None) from CONFIG (a spec or a run folder) and --weights."""
-    config = Path(config)
-    if not config.exists():
-        raise InputError(f"{what}: '{config}' not found; pass a spec YAML or a run folder")
+    """(spec file, weights file or None) from CONFIG (a spec, a run folder or a built-in
+    config's name) and --weights."""
+    config = config_path(config, what)
     if config.is_dir():
         spec = config / RUN_CONFIG
         if not spec.is_file():
@@ -60,18 +82,18 @@ def resolve(config: Path, weights: Path | None, need_weights: bool,
 
 
 def load(config: Path, weights: Path | None = None, need_weights: bool = False,
-         what: str = "CONFIG") -> Loaded:
+         what: str = "CONFIG", overrides: Sequence[str | Override] = ()) -> Loaded:
     """The model of CONFIG with its weights loaded (the weights file is read once)."""
     from nncli import text
 
     spec_path, weights = resolve(config, weights, need_weights, what)
     if weights is None:
-        spec = load_spec(spec_path)
+        spec = load_spec(spec_path, overrides=overrides)
         return Loaded(spec, spec.build(), None, None, None)
     source = f"--weights {weights}"
     arrays = read_npz(weights, "--weights")
     vocab = text.Vocab.from_arrays(arrays, source) if text.VOCAB_KEY in arrays else None
-    spec = load_spec(spec_path, vocab=vocab)
+    spec = load_spec(spec_path, vocab=vocab, overrides=overrides)
     model = spec.build()
     model.load_state(parameters(arrays), source=source)
     return Loaded(spec, model, weights, saved_epoch(arrays), vocab)

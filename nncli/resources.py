@@ -47,7 +47,7 @@ def config_folder() -> Path:
     return _folder("configs")
 
 
-def _config_name(name: str) -> str:
+def config_stem(name: str) -> str:
     """'digits_cnn', 'digits_cnn.yaml' -> 'digits_cnn'."""
     for suffix in CONFIG_SUFFIXES:
         if name.endswith(suffix):
@@ -57,7 +57,7 @@ def _config_name(name: str) -> str:
 
 def builtin_config(name: str) -> Path | None:
     """The example config called `name` ('digits_cnn' or 'digits_cnn.yaml'), else None."""
-    stem = _config_name(str(name))
+    stem = config_stem(str(name))
     if not stem or "/" in stem or "\\" in stem or stem.startswith("."):
         return None
     folder = config_folder()

@@ -25,6 +25,7 @@ stand for the size of its vocabulary, which is built from the data when the spec
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from nncli.errors import InputError
 from nncli.layers import registry
 from nncli.model import Model, ShapeError
 from nncli.options import check_options, check_value, show, suggest
+from nncli.overrides import Override, apply_overrides, override_origin
 
 # The layers and their option tables live in nncli/layers/ (found by nncli.layers.registry).
 LOSS_OPTIONS = {"mse": {"reduction": (("sum", "mean"), "sum")},
@@ -67,9 +69,14 @@ class Spec:
     loss: str = "mse"
     reduction: str = "sum"
     vocab: Any = None       # a text model's nncli.text.Vocab, when a layer says `vocab`
+    overrides: dict[tuple, str] = field(default_factory=dict)  # path -> '--set ...' given
 
     def where(self, path: tuple) -> str:
-        """'model.yaml:7 layers[1]' — the file, the line of the nearest known node, the path."""
+        """'model.yaml:7 layers[1]' — the file, the line of the nearest known node, the path;
+        '--set train.lr=-1: train.lr' where the value came from the command line."""
+        given = override_origin(self.overrides, tuple(path))
+        if given:
+            return f"{given}: {_fmt_path(path)}"
         probe = tuple(path)
         while probe and probe not in self.lines:
             probe = probe[:-1]
@@ -204,14 +211,17 @@ def _check_tree(root: yaml.Node, name: str) -> None:
                          f"{MAX_ALIAS_EXPANSION:,} (write the values out instead)")
 
 
-def load_spec(path: str | Path, vocab: Any = None) -> Spec:
+def load_spec(path: str | Path, vocab: Any = None,
+              overrides: Sequence[str | Override] = ()) -> Spec:
     """Read and validate a YAML spec file (no shapes yet: `Spec.build` infers them).
 
-    vocab: the nncli.text.Vocab that `vocab` sizes stand for; by default the data's."""
+    vocab: the nncli.text.Vocab that `vocab` sizes stand for; by default the data's.
+    overrides: `--set` values ('train.lr=0.01', nncli.overrides), applied before checking."""
     path = Path(path)
     data, lines = _read_yaml(path)
+    data, origins = apply_overrides(data, overrides)
     spec = Spec(path=path, raw=data if isinstance(data, dict) else {}, lines=lines,
-                vocab=vocab)
+                vocab=vocab, overrides=origins)
     if not isinstance(data, dict):
         raise InputError(f"{path.name}: expected a mapping with 'input', 'layers' and 'loss' "
                          f"at the top level, got {type(data).__name__}")
