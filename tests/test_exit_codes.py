@@ -236,9 +236,9 @@ def test_exit_codes_through_the_installed_entry_point(tmp_path):
 def test_a_closed_pipe_is_quiet():
     """stdout closed early (`nncli ... --json | head -c 1`): no traceback, exit 1."""
     result = entry_point("softmax", "1 2", "--json", code=(
-        "import errno, sys, nncli.io as io\n"
+        "import errno, sys, nncli.output as output\n"
         "def closed(*a, **k): raise BrokenPipeError(errno.EPIPE, 'Broken pipe')\n"
-        "io.write_json = closed\n"
+        "output.write_json = closed\n"
         "from nncli.cli import main; main()"))
     assert result.returncode == 1 and result.stderr == ""
 

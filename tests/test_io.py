@@ -1,4 +1,5 @@
-"""nncli.io: every input form, every bad input (one-line message), JSON and atomic writes."""
+"""Reading (nncli.io, nncli.parse) and writing (nncli.output): every input form, every bad
+input (one-line message), JSON and atomic writes."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nncli import budget, io
+from nncli import budget, formatting, io, output
 from nncli.errors import InputError, RunFailed
 
 SEED_A = [[1, 0, 0, 0, 1], [0, 1, 0, 0, 1], [0, 0, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 0, 0, 1]]
@@ -127,7 +128,7 @@ def test_int_matrices_round_trip_through_every_text_form(rows, cols, data):
                                          max_size=cols), min_size=rows, max_size=rows))
     seps = data.draw(st.sampled_from([(" ", "; "), (",", ";"), (", ", "\n"), ("\t", "\n")]))
     text = seps[1].join(seps[0].join(str(v) for v in r) for r in values)
-    for form in (text, json.dumps(values), io.dumps_json({"output": values})):
+    for form in (text, json.dumps(values), output.dumps_json({"output": values})):
         a = io.read_array(form)
         assert a.dtype == np.int64
         assert a.tolist() == values
@@ -148,7 +149,7 @@ def test_ragged_rows_are_always_reported(lengths):
     text = "; ".join(" ".join("1" * 1 for _ in range(n)) for n in lengths)
     m = err(text)
     bad = next(i for i, n in enumerate(lengths) if n != lengths[0])
-    assert m.startswith(f"INPUT: row {bad + 1} has {io.plural(lengths[bad], 'value')} but "
+    assert m.startswith(f"INPUT: row {bad + 1} has {formatting.plural(lengths[bad], 'value')} but "
                         f"row 1 has {lengths[0]}")
     assert "row" in err(json.dumps([[1] * n for n in lengths]))
 
@@ -322,20 +323,20 @@ def test_budget_setting(monkeypatch):
 
 def test_write_json_is_strict_plain_json():
     out = stdio.StringIO()
-    io.write_json({"output": np.array([[1, 2]]), "x": np.float64(0.5), "n": np.int64(3)}, out)
+    output.write_json({"output": np.array([[1, 2]]), "x": np.float64(0.5), "n": np.int64(3)}, out)
     assert out.getvalue() == '{"output": [[1, 2]], "x": 0.5, "n": 3}\n'
     with pytest.raises(RunFailed, match="non-finite"):
-        io.write_json({"output": np.array([np.nan])}, stdio.StringIO())
+        output.write_json({"output": np.array([np.nan])}, stdio.StringIO())
 
 
 def test_atomic_write_bytes_text_and_callback(tmp_path):
     target = tmp_path / "out.bin"
-    io.atomic_write(target, b"abc")
+    output.atomic_write(target, b"abc")
     assert target.read_bytes() == b"abc"
-    io.atomic_write(target, "héllo")
+    output.atomic_write(target, "héllo")
     assert target.read_text(encoding="utf-8") == "héllo"
     npz = tmp_path / "w.npz"
-    io.atomic_write(npz, lambda f: np.savez(f, w=np.eye(2)))
+    output.atomic_write(npz, lambda f: np.savez(f, w=np.eye(2)))
     np.testing.assert_array_equal(np.load(npz)["w"], np.eye(2))
     mode = stat.S_IMODE(target.stat().st_mode)
     assert mode & 0o600 == 0o600 and not mode & 0o111
@@ -351,8 +352,8 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
         raise RuntimeError("disk on fire")
 
     with pytest.raises(RuntimeError):
-        io.atomic_write(target, boom)
+        output.atomic_write(target, boom)
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt.npz"]
     with pytest.raises(InputError, match="--out: cannot write"):
-        io.atomic_write(tmp_path / "no" / "such" / "dir.txt", b"x")
+        output.atomic_write(tmp_path / "no" / "such" / "dir.txt", b"x")

@@ -56,12 +56,12 @@ def _pad_span(n: int, p: int) -> str:
 
 def _emit_json(payload: dict[str, Any]) -> None:
     """Print payload as JSON, refusing first if its arrays would not fit the memory budget."""
-    from nncli import budget, io
+    from nncli import budget, output
 
     values = sum(getattr(v, "size", 0) for v in payload.values())
     budget.check_budget(values * 64, "--json", f"printing {values} values as JSON",
                     "drop --json for a summary, or use a smaller input")
-    io.write_json(payload)
+    output.write_json(payload)
 
 
 # --------------------------------------------------------------------------- conv (core)
@@ -93,7 +93,8 @@ def conv_compute(x: np.ndarray, w: np.ndarray, stride: int, padding: int
     for a 4-D kernel, (F, Ho, Wo)."""
     import numpy as np
 
-    from nncli import budget, io, ops
+    from nncli import budget, ops
+    from nncli.formatting import plural, shape_str
 
     x4 = x.reshape(1, *x.shape) if x.ndim == 3 else x.reshape(1, 1, *x.shape)
     w4 = {2: lambda: w.reshape(1, 1, *w.shape), 3: lambda: w.reshape(1, *w.shape),
@@ -101,7 +102,7 @@ def conv_compute(x: np.ndarray, w: np.ndarray, stride: int, padding: int
     c, h, wd = x4.shape[1:]
     f, wc, kh, kw = w4.shape
     if wc != c:
-        raise InputError(f"KERNEL: the kernel has {io.plural(wc, 'channel')} but INPUT has "
+        raise InputError(f"KERNEL: the kernel has {plural(wc, 'channel')} but INPUT has "
                          f"{c}; expected a kernel of shape ({c}, kh, kw) or (F, {c}, kh, kw)")
     hp, wp = h + 2 * padding, wd + 2 * padding
     if kh > hp or kw > wp:
@@ -110,7 +111,7 @@ def conv_compute(x: np.ndarray, w: np.ndarray, stride: int, padding: int
                          f"input; use a smaller kernel or --padding {need}")
     ho, wo = ops.out_size(h, kh, stride, padding), ops.out_size(wd, kw, stride, padding)
     work = 8 * (c * hp * wp + c * ho * wo * kh * kw + 2 * f * ho * wo)
-    budget.check_budget(work, "INPUT", f"convolving the {io.shape_str(x.shape)} input (padded "
+    budget.check_budget(work, "INPUT", f"convolving the {shape_str(x.shape)} input (padded "
                     f"{hp}x{wp}, output {f}x{ho}x{wo})", "use a smaller input or --padding")
     if x4.dtype.kind == "i" and w4.dtype.kind == "i":
         bound = int(np.abs(x4).max()) * int(np.abs(w4).max()) * c * kh * kw
@@ -302,7 +303,8 @@ def pool(
     """
     import numpy as np
 
-    from nncli import budget, io, ops
+    from nncli import budget, ops
+    from nncli.formatting import shape_str
 
     check_int("--size", size, 1)
     stride = size if stride is None else check_int("--stride", stride, 1)
@@ -316,7 +318,7 @@ def pool(
     ho, wo = ops.out_size(h, size, stride), ops.out_size(wd, size, stride)
     c = x.shape[0] if x.ndim == 3 else 1
     budget.check_budget(8 * c * ho * wo * (size * size + 2), "INPUT",
-                    f"pooling the {io.shape_str(x.shape)} input", "use a smaller input")
+                    f"pooling the {shape_str(x.shape)} input", "use a smaller input")
     with np.errstate(over="ignore", invalid="ignore"):
         y4, winner = ops.pool2d(x.reshape(1, c, h, wd), size, stride, mode)
     if y4.dtype.kind == "f" and not np.isfinite(y4).all():

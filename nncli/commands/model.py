@@ -83,8 +83,8 @@ def summary_cmd(config: Path = CONFIG, as_json: bool = JSON) -> None:
     """
     import math
 
-    from nncli.io import write_json
     from nncli.model import ShapeError, iter_shapes
+    from nncli.output import write_json
     from nncli.spec import load_spec
 
     spec = load_spec(config)
@@ -156,7 +156,8 @@ def forward_cmd(
         nncli forward configs/seed_conv.yaml --input configs/seed_conv_A.txt
         nncli forward configs/seed_rnn.yaml --input "1; 2" --json
     """
-    from nncli.io import read_array, write_json
+    from nncli.io import read_array
+    from nncli.output import write_json
 
     _, model = load_model(config, weights)
     x = model.batch(read_array(input_, "--input"), "--input")
@@ -212,7 +213,8 @@ def backward_cmd(
 
         nncli backward configs/seed_rnn.yaml --input "1; 2" --target "0.5; -0.25"
     """
-    from nncli.io import read_array, write_json
+    from nncli.io import read_array
+    from nncli.output import write_json
 
     _, model = load_model(config, weights)
     x = model.batch(read_array(input_, "--input"), "--input")
@@ -298,7 +300,8 @@ def gradcheck_cmd(
 
     from nncli.errors import InputError, RunFailed
     from nncli.gradcheck import gradcheck
-    from nncli.io import read_array, write_json
+    from nncli.io import read_array
+    from nncli.output import write_json
 
     for option, value in (("--eps", eps), ("--tol", tol)):
         if not 0 < value < float("inf"):

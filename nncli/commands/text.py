@@ -104,7 +104,7 @@ def complete_cmd(
                                       for t, p, q in s.candidates]} if explain else {})}
                   for s in result.steps]}
     if as_json:
-        from nncli.io import write_json
+        from nncli.output import write_json
 
         write_json(payload)
         return
@@ -298,7 +298,7 @@ def agreement_cmd(
                         "weights": str(loaded.weights),
                         "rows": [_row_json(r, bool(counts)) for r in rows]})
     if as_json:
-        from nncli.io import write_json
+        from nncli.output import write_json
 
         write_json({"schema": "nncli.agreement/1", "seed": seed, "pairs_per_row": pairs,
                     "models": results})

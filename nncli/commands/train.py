@@ -121,7 +121,7 @@ def _drive(trainer: Trainer, as_json: bool, resumed: bool) -> None:
     """Run the trainer's loop with a SIGINT handler installed; draw every event."""
     import numpy as np
 
-    from nncli import io
+    from nncli import output
     from nncli import train as core
     from nncli.render import tensor as render
     from nncli.render.train import TrainView
@@ -148,7 +148,7 @@ def _drive(trainer: Trainer, as_json: bool, resumed: bool) -> None:
         with view, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for event in trainer.run():
                 if isinstance(event, core.EpochDone) and as_json:
-                    io.write_json(core.metrics_record(event.metrics))
+                    output.write_json(core.metrics_record(event.metrics))
                 if isinstance(event, core.Interrupted):
                     stopped = event
                 view.handle(event)
@@ -189,7 +189,7 @@ def eval_command(
 
       nncli eval configs/digits_cnn.yaml --weights runs/cnn/last.npz --split val --json
     """
-    from nncli import io
+    from nncli import output
     from nncli import train as core
     from nncli.loading import load
 
@@ -208,7 +208,7 @@ def eval_command(
                                "split": split,
                                "samples": len(part), "loss_name": model.loss_name, **result}
     if as_json:
-        io.write_json(payload)
+        output.write_json(payload)
         return
     from nncli.render.train import show_eval
 
@@ -236,7 +236,7 @@ def predict(
     """
     import numpy as np
 
-    from nncli import io, ops
+    from nncli import io, ops, output
     from nncli.loading import load
 
     loaded = load(config, weights, need_weights=True)
@@ -252,7 +252,7 @@ def predict(
     else:
         payload["outputs"] = y
     if as_json:
-        io.write_json(payload)
+        output.write_json(payload)
         return
     from nncli.render.train import show_predict
 

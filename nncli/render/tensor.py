@@ -10,7 +10,7 @@ columns; the stats line always covers every value.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 from rich import box
@@ -20,7 +20,13 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from nncli.io import shape_str  # noqa: F401 (one spelling of shapes; re-exported)
+# One spelling of numbers and shapes for tables, messages and JSON; re-exported for render.
+from nncli.formatting import (  # noqa: F401
+    format_float,
+    format_number,
+    number_formatter,
+    shape_str,
+)
 
 ELLIPSIS = "…"
 # ColorBrewer RdBu: light -> strong for each sign.
@@ -28,42 +34,6 @@ _NEG = ((209, 229, 240), (103, 169, 207), (33, 102, 172))
 _POS = ((253, 219, 199), (239, 138, 98), (178, 24, 43))
 LEGEND = ("colour: blue < 0 < red (white = 0); bold: |v| >= max|v|/2; dim: 0; "
           "[v]: highlighted; v*: marked")
-
-
-# --------------------------------------------------------------------------- numbers
-
-def number_formatter(array: np.ndarray | Iterable[float], digits: int = 4
-                     ) -> Callable[[float], str]:
-    """One formatting rule for a whole tensor: integers as integers, else `digits` sig. figs.
-
-    Integer arrays, and float arrays whose values are all whole numbers (2.0), print as
-    "2"; others use the shortest of %g with `digits` significant digits.
-    """
-    a = np.asarray(array)
-    integral = a.dtype.kind in "biu"
-    if not integral and a.size and a.dtype.kind == "f":
-        finite = a[np.isfinite(a)]
-        integral = bool(finite.size == a.size and np.all(finite == np.round(finite))
-                        and np.abs(finite).max() < 1e15)
-    if integral:
-        return lambda v: str(int(v))
-    return lambda v: format_float(v, digits)
-
-
-def format_float(v: float, digits: int = 4) -> str:
-    """%g with `digits` significant digits; -0 shown as 0."""
-    v = float(v)
-    if v == 0:
-        return "0"
-    return f"{v:.{digits}g}"
-
-
-def format_number(v: float, digits: int = 4) -> str:
-    """A single value: whole numbers without a decimal point, else `digits` sig. figs."""
-    v = v.item() if isinstance(v, np.generic) else v
-    if isinstance(v, int | bool) or (math.isfinite(v) and v == round(v) and abs(v) < 1e15):
-        return str(int(v))
-    return format_float(v, digits)
 
 
 def stats_line(array: np.ndarray) -> str:
