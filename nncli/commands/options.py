@@ -6,6 +6,12 @@ same metavar and the same help text, so `-w` works wherever `--weights` does. A 
 whose option means a little more (a default, a shape) adds one sentence with `extra=`;
 `--out` names what the command writes. New shared options go here too.
 
+CONFIG also takes the name of a built-in example config (`nncli train digits_cnn`): its
+callback turns a name into the shipped file's path, so a command sees a path either way.
+`--set PATH=VALUE` (SET) overrides a value of the spec on every command that takes one.
+The completion functions (`complete_config`, `complete_layer`, `complete_set`) serve the
+shell completion that `nncli --install-completion` sets up.
+
 Each function returns a fresh typer declaration to use as a parameter's default:
 
     def forward_cmd(config: Path = CONFIG, weights: Path | None = WEIGHTS, ...)
@@ -19,9 +25,12 @@ from typing import Any
 
 import typer
 
-CONFIG_HELP = ("A model spec (YAML), e.g. configs/seed_rnn.yaml, or a run folder made by "
+CONFIG_HELP = ("A model spec (YAML), e.g. configs/seed_rnn.yaml, a run folder made by "
                "'nncli train' (its config.yaml, with the weights in its best.npz, else "
-               "last.npz).")
+               "last.npz), or a built-in config's name, e.g. digits_cnn (nncli examples).")
+SET_HELP = ("Override a value of the spec: PATH=VALUE, a dotted path (list entries by "
+            "number) and a YAML value, e.g. --set train.lr=0.01 or --set "
+            "layers.0.conv.filters=8. Repeatable.")
 WEIGHTS_HELP = ("Weights or a checkpoint (.npz), as 'nncli init' and 'nncli train' write "
                 "them. Default: a run folder's best.npz, else last.npz; with a spec file, "
                 "the spec's seeded initial weights where the command can use them.")
@@ -41,7 +50,23 @@ def config_argument(required: bool = True, help: str = CONFIG_HELP, extra: str =
     """CONFIG: a spec or a run folder (`required=False`: the command has a default)."""
     return typer.Argument(... if required else None,
                           metavar="CONFIG" if required else "[CONFIG]",
-                          show_default=False, help=_help(help, extra))
+                          show_default=False, help=_help(help, extra),
+                          callback=_config_path, autocompletion=complete_config)
+
+
+def _config_path(value):
+    """A path that exists, else a built-in config's file, else the error listing them."""
+    if value is None:
+        return None
+    from nncli.loading import config_path
+
+    return config_path(value)
+
+
+def set_option() -> Any:
+    """--set PATH=VALUE, repeatable: overrides applied to the spec before it is checked."""
+    return typer.Option([], "--set", metavar="PATH=VALUE", show_default=False,
+                        help=SET_HELP, autocompletion=complete_set)
 
 
 def weights_option(extra: str = "", help: str = WEIGHTS_HELP) -> Any:
@@ -78,9 +103,61 @@ def length_option(default: int, extra: str = "") -> Any:
     return typer.Option(default, "--length", "-n", metavar="N", help=_help(LENGTH_HELP, extra))
 
 
+# ---- shell completion (run by the shell's completion script, never by a command) ----------
+
+def complete_config(incomplete: str) -> list[tuple[str, str]]:
+    """Built-in config names, then spec files (.yaml) and folders matching what is typed."""
+    from nncli import resources
+
+    found = [(name, description) for name, _, description in resources.builtin_configs()
+             if name.startswith(incomplete)]
+    return found + [(path, "") for path in _paths(incomplete, (".yaml", ".yml"))]
+
+
+def _paths(incomplete: str, suffixes: tuple[str, ...]) -> list[str]:
+    from pathlib import Path
+
+    folder, slash, prefix = incomplete.rpartition("/")
+    base = Path(folder or ("/" if slash else ".")).expanduser()
+    try:
+        entries = sorted(base.iterdir())
+    except OSError:
+        return []
+    out = []
+    for entry in entries:
+        if not entry.name.startswith(prefix) or (entry.name.startswith(".")
+                                                 and not prefix.startswith(".")):
+            continue
+        shown = f"{folder}{slash}{entry.name}"
+        if entry.is_dir():
+            out.append(shown + "/")
+        elif entry.suffix in suffixes:
+            out.append(shown)
+    return out
+
+
+def complete_layer(incomplete: str) -> list[tuple[str, str]]:
+    """Layer names from the layer registry, with their one-line summaries."""
+    from nncli.layers import registry
+
+    return [(kind, registry.get(kind).summary) for kind in registry.kinds()
+            if kind.startswith(incomplete)]
+
+
+def complete_set(incomplete: str) -> list[str]:
+    """--set paths: the spec's top-level keys and the train: options, each with '='."""
+    from nncli.spec import TOP_KEYS
+    from nncli.train import TRAIN_OPTIONS
+
+    paths = [f"{key}=" for key in TOP_KEYS if key not in ("layers", "train")]
+    paths += ["layers.0."] + [f"train.{option}=" for option in TRAIN_OPTIONS]
+    return [path for path in paths if path.startswith(incomplete)]
+
+
 # The common forms, for `param: type = NAME`.
 CONFIG = config_argument()
 WEIGHTS = weights_option()
 INPUT = input_option()
 TARGET = target_option()
 JSON = json_option()
+SET = set_option()
