@@ -14,6 +14,7 @@ from nncli.app import app
 from nncli.commands.options import (
     CONFIG,
     JSON,
+    SET,
     TARGET,
     WEIGHTS,
     input_option,
@@ -24,11 +25,12 @@ from nncli.commands.options import (
 INPUT = input_option(extra="One sample gets its batch axis added.")
 
 
-def load_model(config: Path, weights: Path | None):
-    """(spec, model): CONFIG a spec or a run folder, --weights over the seeded init."""
+def load_model(config: Path, weights: Path | None, overrides: list[str] = ()):
+    """(spec, model): CONFIG a spec or a run folder, --weights over the seeded init,
+    --set overrides applied to the spec."""
     from nncli.loading import load
 
-    loaded = load(config, weights)
+    loaded = load(config, weights, overrides=overrides)
     return loaded.spec, loaded.model
 
 
@@ -50,6 +52,7 @@ def _tensor_record(a) -> dict:
 @app.command("init")
 def init_cmd(
     config: Path = CONFIG,
+    overrides: list[str] = SET,
     out: Path = out_option("Where to write the weights (.npz).", required=True,
                            metavar="FILE"),
     force: bool = typer.Option(False, "--force", help="Overwrite OUT if it exists."),
@@ -64,7 +67,7 @@ def init_cmd(
     from nncli.checkpoint import save_weights
     from nncli.errors import InputError
 
-    spec, model = load_model(config, None)
+    spec, model = load_model(config, None, overrides)
     if out.exists() and not force:
         raise InputError(f"--out: '{out}' already exists; pass --force to overwrite it")
     save_weights(out, model.named_params(), spec.vocab.arrays() if spec.vocab else None)
@@ -74,7 +77,8 @@ def init_cmd(
 
 # ---- summary ---------------------------------------------------------------------------
 @app.command("summary")
-def summary_cmd(config: Path = CONFIG, as_json: bool = JSON) -> None:
+def summary_cmd(config: Path = CONFIG, overrides: list[str] = SET,
+                as_json: bool = JSON) -> None:
     """A table of the layers: options, output shape, parameter count, memory.
 
     If a layer's shape is impossible, the rows up to it are shown and then the error.
@@ -87,7 +91,7 @@ def summary_cmd(config: Path = CONFIG, as_json: bool = JSON) -> None:
     from nncli.output import write_json
     from nncli.spec import load_spec
 
-    spec = load_spec(config)
+    spec = load_spec(config, overrides=overrides)
     shapes, failure = [], None
     try:
         shapes.extend(iter_shapes(spec.layers, spec.input_shape))
@@ -145,6 +149,7 @@ def forward_cmd(
     config: Path = CONFIG,
     input_: str = INPUT,
     weights: Path | None = WEIGHTS,
+    overrides: list[str] = SET,
     layer: int | None = typer.Option(None, "--layer", "-l", help="Show only this layer's "
                                      "output (0-based index, as in `nncli summary`)."),
     as_json: bool = JSON,
@@ -159,7 +164,7 @@ def forward_cmd(
     from nncli.io import read_array
     from nncli.output import write_json
 
-    _, model = load_model(config, weights)
+    _, model = load_model(config, weights, overrides)
     x = model.batch(read_array(input_, "--input"), "--input")
     _check_layer(layer, model)
     outputs = model.forward(x).outputs
@@ -205,6 +210,7 @@ def backward_cmd(
     input_: str = INPUT,
     target: str = TARGET,
     weights: Path | None = WEIGHTS,
+    overrides: list[str] = SET,
     as_json: bool = JSON,
 ) -> None:
     """The loss, every parameter's gradient and the gradient norms, layer by layer.
@@ -216,7 +222,7 @@ def backward_cmd(
     from nncli.io import read_array
     from nncli.output import write_json
 
-    _, model = load_model(config, weights)
+    _, model = load_model(config, weights, overrides)
     x = model.batch(read_array(input_, "--input"), "--input")
     y = model.targets(read_array(target, "--target"), "--target")
     if len(y) != len(x):
@@ -278,6 +284,7 @@ def _print_backward(model, result, records, arriving) -> None:
 def gradcheck_cmd(
     config: Path = CONFIG,
     weights: Path | None = WEIGHTS,
+    overrides: list[str] = SET,
     # Defaults equal nncli.gradcheck.EPS / TOL (not imported here: keeps --help fast).
     eps: float = typer.Option(1e-5, "--eps", help="Finite-difference step."),
     tol: float = typer.Option(1e-7, "--tol", help="Largest relative error that passes."),
@@ -308,7 +315,7 @@ def gradcheck_cmd(
             raise InputError(f"{option}: expected a finite number > 0, got {value}")
     if max_entries is not None and max_entries < 1:
         raise InputError(f"--max-entries: expected an integer >= 1, got {max_entries}")
-    spec, model = load_model(config, weights)
+    spec, model = load_model(config, weights, overrides)
     rng = np.random.default_rng(spec.seed)
     if input_ is None:
         vocab = getattr(model.layers[0], "vocab", None)     # an embedding reads token ids
