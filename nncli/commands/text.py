@@ -12,7 +12,7 @@ from typing import Any
 import typer
 
 from nncli.app import app
-from nncli.commands.options import CONFIG, JSON, length_option, weights_option
+from nncli.commands.options import CONFIG, JSON, SET, length_option, weights_option
 from nncli.errors import InputError
 
 TEXT_WEIGHTS = "They hold the vocabulary, as 'nncli train' writes them for a text dataset."
@@ -20,12 +20,13 @@ EXPLAIN_K = 5            # candidates shown per step by --explain without --top-
 CONTEXT_CHARS = 18       # characters of context shown per step by --explain
 
 
-def load_text_model(config: Path, weights: Path | None, what: str = "CONFIG"):
+def load_text_model(config: Path, weights: Path | None, what: str = "CONFIG",
+                    overrides: list[str] = ()):
     """A trained text model: nncli.loading.Loaded whose weights hold a vocabulary."""
     from nncli import text
     from nncli.loading import load
 
-    loaded = load(config, weights, need_weights=True, what=what)
+    loaded = load(config, weights, need_weights=True, what=what, overrides=overrides)
     source = f"--weights {loaded.weights}"
     if loaded.vocab is None:
         text.Vocab.from_arrays({}, source)          # raises: 'holds no vocabulary ...'
@@ -39,6 +40,7 @@ def load_text_model(config: Path, weights: Path | None, what: str = "CONFIG"):
 def complete_cmd(
     config: Path = CONFIG,
     weights: Path | None = weights_option(extra=TEXT_WEIGHTS),
+    overrides: list[str] = SET,
     prompt: str = typer.Option(..., "--prompt", "-p", show_default=False,
                                help="The text to continue: characters or words of the "
                                "model's vocabulary."),
@@ -86,7 +88,7 @@ def complete_cmd(
         raise InputError(f"--top-k: expected an integer >= 1, got {top_k}")
     if seed < 0:
         raise InputError(f"--seed: expected an integer >= 0, got {seed}")
-    loaded = load_text_model(config, weights)
+    loaded = load_text_model(config, weights, overrides=overrides)
     spec, model, vocab, weights = loaded.spec, loaded.model, loaded.vocab, loaded.weights
     tokens = _prompt_tokens(prompt, vocab, skip_unknown)
     k = top_k if top_k is not None else EXPLAIN_K
