@@ -1,8 +1,11 @@
 """Weights and checkpoints as .npz files: written atomically, read without unpickling.
 
 A weights file holds `<layer index>.<param>` arrays (a torch Sequential's state_dict keys).
-A checkpoint adds the optimiser's velocities under `optim/<key>` and a JSON `meta` record
-(epoch, position in the epoch, random state, metrics so far) stored as a plain string array.
+A checkpoint adds the optimizer's state arrays under `optim/<slot>/<param>` (for Adam
+`optim/exp_avg/0.weight`, ...) and a JSON `meta` record (epoch, position in the epoch, random
+state, metrics so far, the optimizer's name and step count) stored as a plain string array.
+Checkpoints written before the optimizer interface hold SGD's momentum as `optim/<param>`;
+they still load, as the `momentum_buffer` slot.
 Both may carry a text model's vocabulary (`vocab`, `vocab_tokens`: unicode arrays, see
 nncli/text.py), which is not a parameter: load_weights and load_checkpoint leave it out.
 """
@@ -15,9 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from nncli.errors import InputError
-from nncli.io import atomic_write, read_npz  # noqa: F401 (read_npz: part of this API)
+from nncli.io import read_npz  # noqa: F401 (read_npz: part of this API)
+from nncli.output import atomic_write
 
 OPTIM_PREFIX = "optim/"
+LEGACY_SLOT = "momentum_buffer"   # optim/<param> (no slot): SGD's velocity, the old layout
 META_KEY = "meta"
 VOCAB_KEYS = ("vocab", "vocab_tokens")
 
@@ -61,18 +66,21 @@ def saved_epoch(arrays: dict[str, np.ndarray]) -> int | None:
 
 
 def save_checkpoint(path: Path, params: dict[str, np.ndarray],
-                    velocity: dict[str, np.ndarray], meta: dict,
+                    optim_state: dict[str, dict[str, np.ndarray]], meta: dict,
                     extra: dict[str, np.ndarray] | None = None) -> None:
+    """params, the optimizer's {slot: {param: array}} state, meta, and `extra` arrays."""
     arrays = dict(params)
-    arrays.update({OPTIM_PREFIX + k: v for k, v in velocity.items()})
+    arrays.update({f"{OPTIM_PREFIX}{slot}/{key}": value
+                   for slot, values in optim_state.items() for key, value in values.items()})
     arrays[META_KEY] = np.array(json.dumps(meta))
     arrays.update(extra or {})
     save_npz(path, arrays)
 
 
 def load_checkpoint(path: Path, what: str = "checkpoint"
-                    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict]:
-    """(params, optimiser velocities, meta) of a checkpoint written by save_checkpoint."""
+                    ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]], dict]:
+    """(params, optimizer state {slot: {param: array}}, meta) of a checkpoint written by
+    save_checkpoint (or by nncli before the optimizer interface: see LEGACY_SLOT)."""
     arrays = read_npz(path, what)
     if META_KEY not in arrays:
         raise InputError(f"{what}: '{path}' is a weights file, not a training checkpoint")
@@ -80,8 +88,10 @@ def load_checkpoint(path: Path, what: str = "checkpoint"
         meta = json.loads(str(arrays.pop(META_KEY)))
     except json.JSONDecodeError:
         raise InputError(f"{what}: '{path}' has a corrupt meta record") from None
-    velocity = {k[len(OPTIM_PREFIX):]: arrays.pop(k) for k in list(arrays)
-                if k.startswith(OPTIM_PREFIX)}
+    optim_state: dict[str, dict[str, np.ndarray]] = {}
+    for key in [k for k in arrays if k.startswith(OPTIM_PREFIX)]:
+        slot, _, param = key[len(OPTIM_PREFIX):].rpartition("/")
+        optim_state.setdefault(slot or LEGACY_SLOT, {})[param] = arrays.pop(key)
     for key in VOCAB_KEYS:
         arrays.pop(key, None)
-    return arrays, velocity, meta
+    return arrays, optim_state, meta

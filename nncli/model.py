@@ -98,9 +98,11 @@ class Model:
             return sum(int(np.prod(s)) for s in self.param_shapes().values())
         return sum(v.size for v in self.named_params().values())
 
-    def param_bytes(self) -> int:
-        """float64 bytes for parameters, gradients and momentum: 3 copies of each."""
-        return 3 * 8 * self.num_params(planned=True)
+    def param_bytes(self, optimizer_slots: int = 1) -> int:
+        """float64 bytes for parameters, gradients and an optimizer's state: 2 + slots
+        copies of each (Optimizer.slots: 0 for plain SGD, 2 for Adam). Before an optimizer
+        is chosen, one slot (a momentum buffer) is assumed."""
+        return (2 + optimizer_slots) * 8 * self.num_params(planned=True)
 
     def activation_bytes(self, batch: int) -> int:
         """float64 bytes one forward+backward keeps for a batch: outputs, their gradients

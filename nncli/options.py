@@ -6,10 +6,13 @@ it and fills in defaults; every error names the file, line and spec path through
 `Located.error` of the object passed in (a `Spec`), so one message style serves them all.
 The same tables generate the spec's JSON Schema and the `nncli layers` listing.
 
-Kinds: "int>=N", "float>0", "float>=0", "float[0,1)", "bool", a tuple of allowed strings,
+Kinds: "int>=N", "float>0", "float>=0", "float[0,1)", "pair[0,1)" (two numbers in [0, 1),
+such as Adam's betas), "bool", a tuple of allowed strings,
 "gate" (null or a number in [0, 1]), "params" (parameter name -> nested list),
 "int>=1|vocab" (a number, or `vocab`: the size of the text dataset's vocabulary); a kind
-ending in "?" also accepts null ("off").
+ending in "?" also accepts null ("off"). A kind may also be an object with
+`check(spec, path, value)` (returns the value or raises spec.error) and `schema()` (its
+JSON Schema), for values no string kind describes (datasets/option_kinds.py).
 """
 
 from __future__ import annotations
@@ -80,6 +83,8 @@ def check_options(spec: Located, path: tuple, given: dict, table: dict) -> dict:
 
 def check_value(spec: Located, path: tuple, value: Any, kind: Any) -> Any:
     """Validate one option value against its kind; return it converted."""
+    if hasattr(kind, "check"):                  # a kind object, e.g. datasets/option_kinds
+        return kind.check(spec, path, value)
     if isinstance(kind, tuple):
         if value not in kind:
             raise spec.error(path, f"expected one of {', '.join(kind)}, got {show(value)}"
@@ -92,13 +97,13 @@ def check_value(spec: Located, path: tuple, value: Any, kind: Any) -> Any:
             raise spec.error(path, f"expected an integer >= 1 or 'vocab' (the size of the "
                              f"text dataset's vocabulary), got {show(value)}")
         return value
+    if kind.endswith("?"):                          # nullable: null means "off"
+        return None if value is None else check_value(spec, path, value, kind[:-1])
     if kind.startswith("int>="):
         low = int(kind[5:])
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise spec.error(path, f"expected an integer >= {low}, got {show(value)}")
         return value
-    if kind.endswith("?"):                          # nullable: null means "off"
-        return None if value is None else check_value(spec, path, value, kind[:-1])
     if kind.startswith("float"):
         wants = {"float>0": ("a number > 0", lambda v: v > 0),
                  "float>=0": ("a number >= 0", lambda v: v >= 0),
@@ -108,6 +113,11 @@ def check_value(spec: Located, path: tuple, value: Any, kind: Any) -> Any:
         if not (number and math.isfinite(value) and ok(value)):
             raise spec.error(path, f"expected {want}, got {show(value)}{_yaml_hint(value)}")
         return float(value)
+    if kind == "pair[0,1)":
+        if not (isinstance(value, list) and len(value) == 2):
+            raise spec.error(path, f"expected two numbers in [0, 1) such as [0.9, 0.999], "
+                             f"got {show(value)}")
+        return [check_value(spec, (*path, i), v, "float[0,1)") for i, v in enumerate(value)]
     if kind == "bool":
         if not isinstance(value, bool):
             raise spec.error(path, f"expected true or false, got {show(value)}")

@@ -1,10 +1,12 @@
-"""SGD training as a generator of events: the CLI draws them, tests read them.
+"""Training as a generator of events: the CLI draws them, tests read them.
 
 A run folder holds the resolved `config.yaml`, `metrics.jsonl` (one line per epoch), and
 `last.npz` / `best.npz` checkpoints. Every file is replaced atomically. A checkpoint holds
-the weights, the optimiser's velocities, and in `meta` the epoch, the position inside the
-epoch, the random state at the epoch's start, the partial sums of the epoch in progress and
-the whole metrics history: resuming from it replays exactly what an uninterrupted run does.
+the weights, the optimizer's state arrays, and in `meta` the epoch, the position inside the
+epoch, the random state at the epoch's start, the partial sums of the epoch in progress, the
+optimizer's step count and the whole metrics history: resuming from it replays exactly what
+an uninterrupted run does. The optimizer (`train.optimizer`, nncli/optim/) brings its own
+options, which sit beside the others in `train:`.
 """
 
 from __future__ import annotations
@@ -21,30 +23,33 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from nncli import optim
 from nncli.budget import check_budget
 from nncli.checkpoint import load_checkpoint, read_npz, save_checkpoint, saved_epoch
-from nncli.data import Dataset, Split, load_dataset
+from nncli.datasets import Dataset, Split, load_dataset
 from nncli.errors import InputError, RunFailed
-from nncli.io import atomic_write
 from nncli.model import Model
-from nncli.optim import SGD, clip_by_global_norm, scheduled_lr
-from nncli.options import check_options
+from nncli.optim import clip_by_global_norm, scheduled_lr
+from nncli.options import Option, check_options, check_value
+from nncli.output import atomic_write
 from nncli.spec import Spec, load_spec
 
-# option: (kind, default) — checked by options.check_options; documented in the README.
+# The options of every optimizer; the chosen optimizer's own (optim/<name>.py OPTIONS) are
+# added after `lr`, whose default is the optimizer's (LR). Documented in the README.
 TRAIN_OPTIONS = {
-    "epochs": ("int>=1", 10),
-    "batch_size": ("int>=1", 32),
-    "lr": ("float>0", 0.1),
-    "momentum": ("float[0,1)", 0.0),
-    "nesterov": ("bool", False),
-    "weight_decay": ("float>=0", 0.0),
-    "clip": ("float>0?", None),
-    "schedule": (("constant", "step", "cosine"), "constant"),
-    "step_size": ("int>=1", 10),
-    "gamma": ("float>0", 0.1),
-    "min_lr": ("float>=0", 0.0),
-    "shuffle": ("bool", True),
+    "epochs": Option("int>=1", 10, "epochs to train; also the horizon of the lr schedule"),
+    "batch_size": Option("int>=1", 32, "samples per step (the last batch of an epoch may "
+                         "be smaller)"),
+    "optimizer": Option(optim.names(), optim.registry.DEFAULT, "the update rule"),
+    "lr": Option("float>0", None, "learning rate"),
+    "clip": Option("float>0?", None, "scale the gradients so their global norm is at most "
+                   "this"),
+    "schedule": Option(("constant", "step", "cosine"), "constant", "lr schedule over the "
+                       "epochs"),
+    "step_size": Option("int>=1", 10, "step: epochs between lr drops"),
+    "gamma": Option("float>0", 0.1, "step: factor per drop"),
+    "min_lr": Option("float>=0", 0.0, "cosine: the final lr"),
+    "shuffle": Option("bool", True, "reshuffle the training set every epoch"),
 }
 CONFIG_FILE, METRICS_FILE, LAST, BEST = "config.yaml", "metrics.jsonl", "last.npz", "best.npz"
 CONFIG_HEADER = "# nncli train: the spec of this run, every option resolved\n"
@@ -86,12 +91,48 @@ class Finished:
     best: dict | None
 
 
+def train_options(optimizer: str) -> dict[str, Option]:
+    """The `train:` option table when `optimizer` is chosen: the common options with the
+    optimizer's own after `lr`, and `lr` defaulting to the optimizer's LR."""
+    cls = optim.get(optimizer)
+    table: dict[str, Option] = {}
+    for key, entry in TRAIN_OPTIONS.items():
+        if key == "lr":
+            table[key] = entry._replace(default=cls.LR)
+            table.update(cls.OPTIONS)
+        else:
+            table[key] = entry
+    return table
+
+
 def train_settings(spec: Spec) -> dict:
-    """The `train:` section with every default filled in, validated with file:line errors."""
+    """The `train:` section with every default filled in, validated with file:line errors.
+    An option of another optimizer is named as such: `train.betas: not an option of sgd
+    (did you mean optimizer: adam?)`."""
     given = spec.raw.get("train") or {}
     if not isinstance(given, dict):
         raise spec.error(("train",), f"expected a mapping of training options, got {given!r}")
-    return check_options(spec, ("train",), given, TRAIN_OPTIONS)
+    entry = TRAIN_OPTIONS["optimizer"]
+    name = check_value(spec, ("train", "optimizer"), given.get("optimizer", entry.default),
+                       entry.kind)
+    table = train_options(name)
+    foreign = [key for key in given if key not in table and optim.having(key)]
+    for key in foreign:
+        fits = [other for other in optim.having(key)
+                if all(k in train_options(other) for k in foreign)] or optim.having(key)
+        raise spec.error(("train", key), f"not an option of {name} (did you mean optimizer: "
+                         f"{fits[0]}?)")
+    settings = check_options(spec, ("train",), given, table)
+    clash = optim.get(name).check(settings)
+    if clash is not None:
+        raise spec.error(("train", clash[0]), clash[1])
+    return settings
+
+
+def make_optimizer(settings: dict) -> optim.Optimizer:
+    """The optimizer a validated `train:` section names, with its options."""
+    cls = optim.get(settings["optimizer"])
+    return cls(**{key: settings[key] for key in cls.OPTIONS})
 
 
 def load_data(spec: Spec, model: Model) -> Dataset:
@@ -99,10 +140,7 @@ def load_data(spec: Spec, model: Model) -> Dataset:
     if "data" not in spec.raw:
         raise spec.error((), "no 'data:' section; name a dataset (e.g. 'data: digits') or a "
                          "file ('data: {path: mydata.npz}')")
-    try:
-        data = load_dataset(spec.raw["data"], spec.base_dir, spec.seed)
-    except InputError as err:
-        raise InputError(f"{spec.where(('data',))}: {err}") from None
+    data = load_dataset(spec.raw["data"], spec.base_dir, spec.seed, spec)   # errors: file:line
     if data.train.x.shape[1:] != model.input_shape:
         raise spec.error(("data",), f"samples have shape {data.train.x.shape[1:]} but the "
                          f"model's input is {model.input_shape}; change 'input:' or the data")
@@ -169,8 +207,12 @@ class Trainer:
                      spec.where(("train", "batch_size")),
                      f"a batch of {self.settings['batch_size']}", "use a smaller batch_size")
         self.data = load_data(spec, self.model)
-        s = self.settings
-        self.optim = SGD(s["lr"], s["momentum"], s["nesterov"], s["weight_decay"])
+        self.optim = make_optimizer(self.settings)
+        check_budget(self.model.param_bytes(self.optim.slots),
+                     spec.where(("train", "optimizer")),
+                     f"training {self.model.num_params():,} parameters with "
+                     f"{self.optim.name} ({self.optim.slots} state arrays per parameter)",
+                     "use a smaller model or an optimizer that keeps less state")
         self.rng = np.random.default_rng([spec.seed, 1])      # shuffling only
         self.epoch, self.batch = 0, 0                         # position: next batch to run
         self.epoch_rng_state = self.rng.bit_generator.state
@@ -183,11 +225,21 @@ class Trainer:
 
     # ---- state -----------------------------------------------------------------------
     def _restore(self, path: Path) -> None:
-        params, velocity, meta = load_checkpoint(path, what="--resume")
-        self.model.load_state(params, source=f"--resume {path}")
-        self.optim.velocity = velocity
+        params, optim_state, meta = load_checkpoint(path, what="--resume")
+        source = f"--resume {path}"
+        self.model.load_state(params, source=source)
         try:
             self.epoch, self.batch = meta["epoch"], meta["batch"]
+            # Checkpoints from before the optimizer interface were SGD's and carry no step
+            # count (SGD does not use it): the steps taken so far.
+            saved = meta.get("optimizer") or {
+                "name": "sgd", "step": self.epoch * self.batches_per_epoch() + self.batch}
+            if saved["name"] != self.optim.name:
+                raise InputError(f"{source}: the checkpoint holds the state of optimizer "
+                                 f"{saved['name']}, but the run's {CONFIG_FILE} says "
+                                 f"optimizer: {self.optim.name}")
+            self.optim.load_state(optim_state, {"step": saved["step"]},
+                                  self.model.named_params(), source)
             self.epoch_rng_state = meta["epoch_rng"]
             self.rng.bit_generator.state = meta["epoch_rng"]
             self.partial, self.history, self.best = (meta["partial"], meta["history"],
@@ -199,9 +251,10 @@ class Trainer:
     def _save(self, path: Path) -> None:
         meta = {"epoch": self.epoch, "batch": self.batch, "epoch_rng": self.epoch_rng_state,
                 "partial": self.partial, "history": self.history, "best": self.best,
-                "model": self.spec.name}
+                "model": self.spec.name,
+                "optimizer": {"name": self.optim.name, **self.optim.scalars()}}
         vocab = self.data.vocab.arrays() if self.data.vocab is not None else None
-        save_checkpoint(path, self.model.named_params(), self.optim.velocity, meta, vocab)
+        save_checkpoint(path, self.model.named_params(), self.optim.state(), meta, vocab)
 
     def _write_metrics(self) -> None:
         atomic_write(self.run_dir / METRICS_FILE, self._metrics_text())
@@ -320,6 +373,7 @@ class Trainer:
             metrics["val_accuracy"] = val["accuracy"]
         if "perplexity" in val:
             metrics["val_perplexity"] = val["perplexity"]
+        metrics["optimizer"] = self.optim.name
         metrics["lr"] = lr
         metrics["seconds"] = round(p["seconds"], 4)
         metrics["grad_norms"] = {f"{i}.{layer.kind}": p["norms"][i] / nb

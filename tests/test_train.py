@@ -102,8 +102,10 @@ def timeless(history: list[dict]) -> list[dict]:
 
 
 def weights(path: Path) -> dict[str, np.ndarray]:
-    params, velocity, _ = load_checkpoint(path)
-    return {**params, **{f"v/{k}": v for k, v in velocity.items()}}
+    """A checkpoint's parameters and optimizer state arrays (`<slot>/<param>`)."""
+    params, optim_state, _ = load_checkpoint(path)
+    return {**params, **{f"{slot}/{k}": v for slot, arrays in optim_state.items()
+                         for k, v in arrays.items()}}
 
 
 def assert_same_run(a: Path, b: Path) -> None:
@@ -339,7 +341,8 @@ def test_json_lines_on_stdout_and_nothing_else(tmp_path):
     assert [r["epoch"] for r in records] == [1, 2, 3]
     assert records == metrics(out)
     assert set(records[0]) == {"schema", "epoch", "train_loss", "train_accuracy", "val_loss",
-                               "val_accuracy", "lr", "seconds", "grad_norms"}
+                               "val_accuracy", "optimizer", "lr", "seconds", "grad_norms"}
+    assert records[0]["optimizer"] == "sgd"
     assert set(records[0]["grad_norms"]) == {"0.conv", "3.dense"}
     assert "best epoch" in result.stderr and "nncli train --resume" in result.stderr
 

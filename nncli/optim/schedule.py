@@ -1,15 +1,9 @@
-"""SGD with momentum (plain or Nesterov), weight decay, global-norm clipping, lr schedules.
-
-The update follows torch.optim.SGD, so the same settings train the same way there:
-    g = grad + weight_decay * p
-    v = momentum * v + g
-    p -= lr * (g + momentum * v if nesterov else v)
-"""
+"""What every optimizer shares around its step: global-norm clipping of the gradients
+before it, and the learning-rate schedule that gives it its lr each epoch."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -30,31 +24,6 @@ def clip_by_global_norm(grads: dict[str, np.ndarray], max_norm: float,
         for g in grads.values():
             g *= scale
     return norm
-
-
-@dataclass
-class SGD:
-    lr: float
-    momentum: float = 0.0
-    nesterov: bool = False
-    weight_decay: float = 0.0
-
-    def __post_init__(self) -> None:
-        self.velocity: dict[str, np.ndarray] = {}
-
-    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray],
-             lr: float) -> None:
-        """Update params in place (they are the layers' own arrays)."""
-        for name, p in params.items():
-            g = grads[name]
-            if self.weight_decay:
-                g = g + self.weight_decay * p
-            if self.momentum:
-                v = self.velocity.get(name)
-                v = g.copy() if v is None else self.momentum * v + g
-                self.velocity[name] = v
-                g = g + self.momentum * v if self.nesterov else v
-            p -= lr * g
 
 
 def scheduled_lr(base: float, epoch: int, schedule: str, horizon: int, step_size: int = 10,
