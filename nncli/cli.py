@@ -15,6 +15,7 @@ from nncli.app import app
 def _register_commands() -> None:
     # Each module adds its commands to `app`; they import numpy/rich lazily inside.
     from nncli.commands import (
+        layers,  # noqa: F401
         matrix,  # noqa: F401
         model,  # noqa: F401
         schema,  # noqa: F401

@@ -2,7 +2,9 @@
 
 Every file listed in tests/oracle/index.json is one case: input, parameters under PyTorch's
 names, output y, upstream gradient dy and the gradients of sum(y * dy). A new file added to
-index.json is picked up without touching this test. Agreement is expected to 1e-10 relative.
+index.json is picked up without touching this test: its "layer" is a registered kind and
+the entry's keys that are options of that layer build it through the registry (`out` is
+dense's `units`). Agreement is expected to 1e-10 relative.
 """
 
 from __future__ import annotations
@@ -14,15 +16,19 @@ import numpy as np
 import pytest
 
 from nncli import layers as L
+from nncli.layers import registry
 from nncli.losses import LOSSES
 
 ORACLE = Path(__file__).parent / "oracle"
 INDEX = json.loads((ORACLE / "index.json").read_text())
 RTOL, ATOL = 1e-10, 1e-13
 
-# gru-lite: the oracle's names (README) -> the project's parameter names.
+# gru-lite: the oracle's names (README) -> the project's parameter names. Other layers'
+# oracle files use the project's (PyTorch's) names.
 GRU_LITE_NAMES = {"W": "weight_ih_l0", "U": "weight_hh_l0", "b": "bias_l0",
                   "Wg": "weight_ig_l0", "Ug": "weight_hg_l0", "bg": "bias_g_l0"}
+ORACLE_NAMES = {"gru-lite": GRU_LITE_NAMES}
+ALIASES = {"dense": {"out": "units"}}       # index.json key -> option name
 
 
 def close(actual, expected, what):
@@ -30,25 +36,21 @@ def close(actual, expected, what):
 
 
 def make_layer(entry: dict, ref) -> tuple[L.Layer, dict[str, str]]:
-    """The layer an index entry describes, and oracle name -> project parameter name."""
+    """The layer an index entry describes (built through the registry), and oracle name ->
+    project parameter name."""
     kind = entry["layer"]
-    if kind == "dense":
-        return L.Dense(entry["out"]), {"weight": "weight", "bias": "bias"}
-    if kind == "conv":
-        for opt in ("stride", "padding"):
-            assert int(ref[opt]) == entry[opt], f"index.json and the file disagree on {opt}"
-        layer = L.Conv(entry["filters"], entry["kernel"], entry["stride"], entry["padding"])
-        return layer, {"weight": "weight", "bias": "bias"}
-    if kind == "pool":
-        for opt in ("stride", "size"):
-            assert int(ref[opt]) == entry[opt], f"index.json and the file disagree on {opt}"
-        return L.Pool(entry["mode"], entry["size"], entry["stride"]), {}
-    if kind == "rnn":
-        names = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
-        return L.RNN(entry["hidden"]), {n: n for n in names}
-    if kind == "gru-lite":
-        return L.GruLite(entry["hidden"]), GRU_LITE_NAMES
-    raise AssertionError(f"{entry['file']}: no test mapping for layer kind '{kind}'")
+    cls = registry.get(kind)
+    aliases = ALIASES.get(kind, {})
+    options = {aliases.get(key, key): value for key, value in entry.items()
+               if aliases.get(key, key) in cls.OPTIONS}
+    for opt in options:
+        if opt in ref.files:
+            assert int(ref[opt]) == options[opt], f"index.json and the file disagree on {opt}"
+    layer = registry.build(kind, options)
+    ours = layer.param_shapes(tuple(ref["x"].shape[1:]))
+    names = ORACLE_NAMES.get(kind, {name: name for name in ours})
+    assert set(names.values()) == set(ours), f"{entry['file']}: parameter names"
+    return layer, names
 
 
 LAYER_CASES = [e for e in INDEX if "layer" in e]

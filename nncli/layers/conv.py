@@ -18,7 +18,7 @@ class Conv(Layer):
     """
 
     kind = "conv"
-    summary = "2-D convolution (cross-correlation) of a (C, H, W) image, like torch Conv2d"
+    summary = "2-D convolution (cross-correlation) of a (C, H, W) image"
     OPTIONS = {
         "filters": Option("int>=1", REQUIRED, "output channels F (one k x k filter each)"),
         "kernel": Option("int>=1", REQUIRED, "filter size k (square)"),

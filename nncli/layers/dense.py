@@ -17,7 +17,7 @@ class Dense(Layer):
     """
 
     kind = "dense"
-    summary = "fully connected, y = f(x W^T + b); on a sequence (T, F) it acts on every step"
+    summary = "fully connected, y = f(x W^T + b); on a sequence, every step"
     OPTIONS = {
         "units": Option("int>=1|vocab", REQUIRED, "output features ('vocab': the text "
                         "dataset's vocabulary size)"),

@@ -29,7 +29,7 @@ class Embedding(Layer):
     """
 
     kind = "embedding"
-    summary = "token ids (T,) -> vectors (T, dim) by table lookup, like torch Embedding"
+    summary = "token ids (T,) -> vectors (T, dim) by table lookup"
     OPTIONS = {
         "vocab": Option("int>=1|vocab", "vocab", "number of token ids ('vocab': the text "
                         "dataset's vocabulary size)"),

@@ -12,7 +12,7 @@ class Pool(Layer):
     """x: (N, C, H, W) -> y: (N, C, Ho, Wo), Ho = floor((H - size) / stride) + 1."""
 
     kind = "pool"
-    summary = "max or average over size x size windows of a (C, H, W) image, no padding"
+    summary = "max or average of size x size windows of an image, no padding"
     OPTIONS = {
         "mode": Option(("max", "avg"), "max", "max or avg (average)"),
         "size": Option("int>=1", 2, "window size (square)"),

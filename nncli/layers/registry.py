@@ -9,7 +9,8 @@ What a layer file declares. A class that subclasses `Layer` and sets, in its own
 
     class Dense(Layer):
         kind = "dense"                     # the name in a spec: `- dense: {units: 10}`
-        summary = "fully connected ..."    # one line (no period needed) for the listings
+        summary = "fully connected ..."    # one line for the listings: kind + 2 + summary
+                                           # fit in 78 columns (tests/test_registry.py)
         OPTIONS = {                        # {option: Option(kind, default, one-line help)};
             "units": Option("int>=1", REQUIRED, "output features"),   # {} for none.
             "bias": Option("bool", True, "add a learned bias b"),     # Kinds: nncli.options
@@ -32,7 +33,8 @@ Which classes count: those whose own body sets `kind` and that have a non-empty
 `summary`. Base classes (Layer, Activation, Recurrent) have no summary and stay out; every
 module of this package whose name does not start with "_" is imported to look. Two
 classes claiming one kind, or a registered class without OPTIONS or EXAMPLE, is a
-programming error raised on first use (and by the tests).
+programming error raised on first use (and by the tests). OPTIONS and EXAMPLE may come
+from a parent layer class (a variant that only changes kind), never from Layer itself.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from functools import cache
+from types import ModuleType
 
 from nncli.errors import InputError
 from nncli.layers.base import Example, Layer
@@ -52,9 +55,13 @@ def _declares_kind(cls: type) -> bool:
 
 @cache
 def _table() -> dict[str, type[Layer]]:
-    """kind -> class for every layer class in the package, sorted by kind."""
-    import nncli.layers as package
+    import nncli.layers
 
+    return discover(nncli.layers)
+
+
+def discover(package: ModuleType) -> dict[str, type[Layer]]:
+    """kind -> class for every layer class declared in the package's modules, by kind."""
     found: dict[str, type[Layer]] = {}
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
@@ -76,9 +83,10 @@ def _table() -> dict[str, type[Layer]]:
 
 def _check_declaration(cls: type) -> None:
     where = f"{cls.__module__}.{cls.__name__}"
-    if not isinstance(vars(cls).get("OPTIONS"), dict):
-        raise RuntimeError(f"{where} declares kind '{cls.kind}' but no OPTIONS dict of its "
-                           f"own (write OPTIONS = {{}} for a layer without options)")
+    # Layer's own OPTIONS = {} does not count: a layer says it has no options.
+    if cls.OPTIONS is Layer.OPTIONS or not isinstance(cls.OPTIONS, dict):
+        raise RuntimeError(f"{where} declares kind '{cls.kind}' but no OPTIONS dict "
+                           f"(write OPTIONS = {{}} for a layer without options)")
     if not isinstance(getattr(cls, "EXAMPLE", None), Example):
         raise RuntimeError(f"{where} declares kind '{cls.kind}' but no EXAMPLE "
                            f"(nncli.layers.base.Example)")
@@ -130,3 +138,40 @@ def build(kind: str, options: dict | None = None) -> Layer:
     if any(isinstance(v, str) and v == "vocab" for v in values.values()):
         raise InputError(f"{kind}: 'vocab' needs a spec with a text dataset; give a number")
     return cls.from_options(values)
+
+
+def kind_text(kind: object) -> str:
+    """An option kind of nncli.options in words, for listings: 'integer >= 1'."""
+    if isinstance(kind, tuple):
+        return " | ".join(kind)
+    words = {"bool": "true | false", "gate": "null | number in [0, 1]",
+             "params": "name -> values", "int>=1|vocab": "integer >= 1 | vocab",
+             "float>0": "number > 0", "float>=0": "number >= 0",
+             "float[0,1)": "number in [0, 1)"}
+    if kind in words:
+        return words[kind]
+    if isinstance(kind, str) and kind.endswith("?"):
+        return f"{kind_text(kind[:-1])} | null"
+    if isinstance(kind, str) and kind.startswith("int>="):
+        return f"integer >= {kind[5:]}"
+    return str(kind)
+
+
+def describe(kind: str | None = None) -> list[dict]:
+    """Plain data for `nncli layers` and the README table: every layer (or `kind` only)
+    with its summary and options (type in words, default, whether required, help)."""
+    from nncli.options import REQUIRED
+
+    names = kinds() if kind is None else [get(kind).kind]
+    recurrent = set(recurrent_kinds())
+    out = []
+    for name in names:
+        cls = get(name)
+        options = [{"name": key, "type": kind_text(opt.kind),
+                    "required": opt.default is REQUIRED,
+                    "default": None if opt.default is REQUIRED else opt.default,
+                    "help": opt.help}
+                   for key, opt in cls.OPTIONS.items()]
+        out.append({"kind": name, "summary": cls.summary, "recurrent": name in recurrent,
+                    "options": options})
+    return out

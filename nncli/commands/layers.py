@@ -1,0 +1,49 @@
+"""`nncli layers`: every layer a spec can use, with its options, defaults and help.
+
+The list comes from the layer registry (nncli/layers/registry.py), so a new layer file
+shows up here by itself.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from nncli.app import app
+from nncli.commands.options import JSON
+
+
+@app.command("layers")
+def layers_cmd(
+    kind: str | None = typer.Argument(None, metavar="[KIND]", show_default=False,
+                                      help="One layer (dense, conv, rnn, ...). Without it: "
+                                      "every layer."),
+    as_json: bool = JSON,
+) -> None:
+    """List the layers a model spec can use: summary, options, defaults and help.
+
+    Each option shows its default ("required" when a spec must give it), what it does,
+    and in brackets the values it takes. A spec names a layer and its options as
+    `- conv: {filters: 8, kernel: 3}`.
+
+    [bold]Examples[/]
+
+      nncli layers
+
+      nncli layers gru-lite --json
+    """
+    from nncli.errors import InputError
+    from nncli.layers import registry
+
+    try:
+        layers = registry.describe(kind)
+    except InputError as err:
+        raise InputError(f"KIND: {err}") from None
+    if as_json:
+        from nncli.output import write_json
+
+        write_json({"schema": "nncli.layers/1", "layers": layers})
+        return
+    from nncli.render.layers import print_layers
+    from nncli.render.tensor import console
+
+    print_layers(layers, console())
