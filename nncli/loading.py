@@ -32,7 +32,7 @@ class Loaded:
     model: Model
     weights: Path | None      # None: the spec's seeded initialisation
     epoch: int | None         # the epoch a training checkpoint was saved at
-    vocab: Any                # nncli.text.Vocab of a text model's weights, else None
+    vocab: Any                # nncli.text.vocab.Vocab of a text model's weights, else None
 
     @property
     def source(self) -> str:
@@ -84,7 +84,7 @@ def resolve(config: Path, weights: Path | None, need_weights: bool,
 def load(config: Path, weights: Path | None = None, need_weights: bool = False,
          what: str = "CONFIG", overrides: Sequence[str | Override] = ()) -> Loaded:
     """The model of CONFIG with its weights loaded (the weights file is read once)."""
-    from nncli import text
+    from nncli.text.vocab import VOCAB_KEY, Vocab
 
     spec_path, weights = resolve(config, weights, need_weights, what)
     if weights is None:
@@ -92,7 +92,7 @@ def load(config: Path, weights: Path | None = None, need_weights: bool = False,
         return Loaded(spec, spec.build(), None, None, None)
     source = f"--weights {weights}"
     arrays = read_npz(weights, "--weights")
-    vocab = text.Vocab.from_arrays(arrays, source) if text.VOCAB_KEY in arrays else None
+    vocab = Vocab.from_arrays(arrays, source) if VOCAB_KEY in arrays else None
     spec = load_spec(spec_path, vocab=vocab, overrides=overrides)
     model = spec.build()
     model.load_state(parameters(arrays), source=source)

@@ -68,7 +68,7 @@ class Spec:
     fixed: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
     loss: str = "mse"
     reduction: str = "sum"
-    vocab: Any = None       # a text model's nncli.text.Vocab, when a layer says `vocab`
+    vocab: Any = None       # a text model's nncli.text.vocab.Vocab, when a layer says `vocab`
     overrides: dict[tuple, str] = field(default_factory=dict)  # path -> '--set ...' given
 
     def where(self, path: tuple) -> str:
@@ -215,7 +215,7 @@ def load_spec(path: str | Path, vocab: Any = None,
               overrides: Sequence[str | Override] = ()) -> Spec:
     """Read and validate a YAML spec file (no shapes yet: `Spec.build` infers them).
 
-    vocab: the nncli.text.Vocab that `vocab` sizes stand for; by default the data's.
+    vocab: the nncli.text.vocab.Vocab that `vocab` sizes stand for; by default the data's.
     overrides: `--set` values ('train.lr=0.01', nncli.overrides), applied before checking."""
     path = Path(path)
     data, lines = _read_yaml(path)
@@ -290,18 +290,14 @@ def _resolve_vocab(spec: Spec, path: tuple, values: dict) -> dict:
     if not keys:
         return values
     if spec.vocab is None:
-        from nncli import text
+        from nncli.datasets import is_text_config, text_streams
 
         cfg = spec.raw.get("data")
-        cfg = {"name": cfg} if isinstance(cfg, str) else cfg
-        if not isinstance(cfg, dict) or not text.is_text_config(cfg):
+        if not is_text_config(cfg):
             raise spec.error((*path, keys[0]), "'vocab' means the size of a text dataset's "
                              "vocabulary, but data: is not a text dataset (e.g. 'data: "
                              "{name: sonnets, tokens: chars}'); give a number instead")
-        try:
-            spec.vocab = text.text_streams(cfg, spec.base_dir, spec.seed).vocab
-        except InputError as err:
-            raise InputError(f"{spec.where(('data',))}: {err}") from None
+        spec.vocab = text_streams(cfg, spec.base_dir, spec.seed, spec).vocab
     return {**values, **dict.fromkeys(keys, len(spec.vocab))}
 
 

@@ -1,7 +1,7 @@
 """The JSON Schema of a YAML model spec, generated from the tables the code validates with.
 
 `build()` turns the layer registry (nncli/layers/registry.py), spec.LOSS_OPTIONS /
-TOP_KEYS, train.TRAIN_OPTIONS and the dataset option tables (data.py, text.py) into a
+TOP_KEYS, train.TRAIN_OPTIONS and the dataset registry (nncli/datasets/registry.py) into a
 JSON Schema (draft 2020-12), so editors can check and complete specs. The shipped copy is
 nncli/schemas/spec.json; regenerate it after changing a table with
 
@@ -24,33 +24,6 @@ SCHEMA_FILE = Path(__file__).resolve().parent / "schemas" / "spec.json"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 VERSION = 1
 
-# Types of the `data:` options (data.py and text.py keep defaults only; their checks are in
-# code). A new option there without an entry here makes build() fail, and with it the test.
-DATA_KINDS: dict[str, dict] = {
-    "flat": {"type": "boolean"},
-    "steps": {"type": "integer", "minimum": 1},
-    "noise": {"type": "number", "minimum": 0},
-    "size": {"type": "integer", "minimum": 3},
-    "train": {"type": "integer", "minimum": 1},
-    "val": {"type": "integer", "minimum": 0},
-    "test": {"type": "integer", "minimum": 0},
-    "task": {"enum": ["classification", "regression", None]},
-    "split": {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1},
-              "minItems": 3, "maxItems": 3,
-              "description": "fractions [train, val, test] summing to 1, train > 0"},
-    "shape": {"anyOf": [{"type": "null"}, {"type": "array", "minItems": 1,
-                                            "items": {"type": "integer", "minimum": 1}}]},
-    "target": {"enum": ["first", "last", None]},
-    "tokens": {"enum": ["chars", "words"]},
-    "window": {"type": "integer", "minimum": 1},
-    "stride": {"anyOf": [{"type": "null"}, {"type": "integer", "minimum": 1}]},
-    "modifiers": {"anyOf": [{"type": "null"}, {
-        "type": "array", "minItems": 2, "maxItems": 2,
-        "items": {"type": "integer", "minimum": 0, "maximum": 20}}]},
-    "fillers": {"anyOf": [{"type": "null"}, {
-        "type": "array", "minItems": 2, "maxItems": 2,
-        "items": {"type": "integer", "minimum": 0, "maximum": 200}}]},
-}
 FLOAT_KINDS = {"float>0": {"type": "number", "exclusiveMinimum": 0},
                "float>=0": {"type": "number", "minimum": 0},
                "float[0,1)": {"type": "number", "minimum": 0, "exclusiveMaximum": 1}}
@@ -58,6 +31,8 @@ FLOAT_KINDS = {"float>0": {"type": "number", "exclusiveMinimum": 0},
 
 def kind_schema(kind: Any) -> dict:
     """The JSON Schema of one option kind of options.check_options."""
+    if hasattr(kind, "schema"):                 # a kind object (datasets/option_kinds.py)
+        return kind.schema()
     if isinstance(kind, tuple):
         return {"enum": list(kind)}
     if kind.endswith("?"):
@@ -124,39 +99,24 @@ def _layer_schema() -> dict:
                       *entries]}
 
 
-def _data_options(defaults: dict, extra: str, extra_schema: dict) -> dict:
-    props = {extra: extra_schema}
-    for key, default in defaults.items():
-        props[key] = dict(DATA_KINDS[key])
-        if default is not None:
-            props[key]["default"] = default
-    return {"type": "object", "properties": props, "required": [extra],
-            "additionalProperties": False}
-
-
 def _data_schema() -> dict:
-    from nncli import data, text
+    """One entry per registered dataset (nncli.datasets.registry), described by its
+    summary: the named ones, then the `path:` kinds; a `path:` kind chosen by an option
+    (text files by `tokens:`) requires it, and the one without excludes those options."""
+    from nncli.datasets import registry
+    from nncli.options import REQUIRED
 
-    names = [*data.BUILTIN_DATASETS, *data.TEXT_DATASETS]
-    tables = {**data._OPTIONS, "sonnets": text._TEXT_OPTIONS,
-              "agreement": text._AGREEMENT_OPTIONS}
-    by_name = []
-    for name in names:
-        entry = _data_options(tables[name], "name", {"const": name})
-        entry["description"] = (data.BUILTIN_DATASETS.get(name)
-                                or data.TEXT_DATASETS.get(name))
-        by_name.append(entry)
-    path = {"type": "string", "minLength": 1,
-            "description": "a file, relative to the spec's folder (only read)"}
-    files = _data_options(data._FILE_OPTIONS, "path", path)
-    files["description"] = ("a .npz (arrays x and y), .csv or .npy table (target in the "
-                            "first or last column)")
-    files["not"] = {"required": ["tokens"]}
-    texts = _data_options(text._TEXT_OPTIONS, "path", path)
-    texts["required"] = ["path", "tokens"]
-    texts["description"] = "a UTF-8 text file to train a language model on"
-    return {"oneOf": [{"enum": names, "description": "a built-in dataset by name"},
-                      *by_name, files, texts]}
+    named, by_path = registry.named(), registry.file_kinds()
+    entries = []
+    for kind in [*named.values(), *by_path]:
+        entry = options_schema(kind.OPTIONS, REQUIRED)
+        entry["description"] = kind.summary
+        if kind.by_path and kind.selects is None:
+            chosen = [k.selects for k in by_path if k.selects]
+            entry["not"] = {"anyOf": [{"required": [key]} for key in chosen]}
+        entries.append(entry)
+    return {"oneOf": [{"enum": list(named), "description": "a built-in dataset by name"},
+                      *entries]}
 
 
 def _train_schema() -> dict:

@@ -1,4 +1,5 @@
-"""Tests for nncli.data: built-in datasets, user files, and every bad-input message."""
+"""Tests for nncli.datasets: built-in datasets, user files, the registry, and every
+bad-input message."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nncli import data
-from nncli.data import BUILTIN_DATASETS, Dataset, Split, load_dataset
+from nncli.datasets import BUILTIN_DATASETS, SPLITS, Dataset, Split, base, load_dataset, registry
+from nncli.datasets.base import Bare, Source
+from nncli.datasets.files import split_counts
+from nncli.datasets.sine import SINE_OMEGA
 from nncli.errors import InputError
 
 HERE = Path(__file__).resolve().parent
@@ -82,7 +85,7 @@ def test_digits_flat_and_file_layout():
 
 
 def test_digits_missing_file(monkeypatch, tmp_path):
-    monkeypatch.setattr(data, "DIGITS_PATH", tmp_path / "digits.npz")
+    monkeypatch.setattr(base, "shipped_file", lambda name: tmp_path / name)
     input_error("digits", "data.name", "missing", str(tmp_path))
 
 
@@ -112,7 +115,7 @@ def test_generator_defaults(name, task, classes, sample_x, sample_y):
     assert (ds.task, ds.num_classes, ds.input_shape) == (task, classes, sample_x)
     assert ds.train.y.shape[1:] == sample_y
     counts = [len(s) for s in splits(ds)]
-    assert counts == list(data._COUNTS[name])
+    assert counts == [registry.named()[name].OPTIONS[key].default for key in SPLITS]
     for s in splits(ds):
         assert s.x.dtype == np.float64
         assert s.y.dtype == (np.int64 if task == "classification" else np.float64)
@@ -148,7 +151,7 @@ def test_sine_target_is_next_value_of_the_same_wave():
     c = ((x[:, 2:] + x[:, :-2]) * x[:, 1:-1]).sum(axis=1) / (x[:, 1:-1] ** 2).sum(axis=1)
     np.testing.assert_allclose(y, c * x[:, -1] - x[:, -2], atol=1e-9)
     omega = np.arccos(c / 2)
-    assert omega.min() >= data.SINE_OMEGA[0] - 1e-9 and omega.max() <= data.SINE_OMEGA[1] + 1e-9
+    assert omega.min() >= SINE_OMEGA[0] - 1e-9 and omega.max() <= SINE_OMEGA[1] + 1e-9
 
 
 def test_sine_noise_touches_inputs_only():
@@ -263,7 +266,7 @@ def test_csv_and_npy_round_trip_property(tmp_path_factory, n, cols, seed):
 def test_split_counts_add_up(n, val, test):
     fractions = [1 - val - test, val, test]
     try:
-        counts = data._split_counts(fractions, n)
+        counts = split_counts(fractions, n, Source(Bare(), HERE, 0))
     except InputError as err:
         assert "none for training" in str(err)
         return
@@ -295,15 +298,16 @@ def test_split_counts_add_up(n, val, test):
             [
                 "data.stpes: unknown option",
                 "did you mean 'steps'?",
-                "name, steps, test, train, val",
+                "valid options: name, steps, train, val, test",
             ],
         ),
-        ({"name": "digits", "steps": 5}, ["valid options: flat, name"]),
+        ({"name": "digits", "steps": 5}, ["valid options: name, flat"]),
         ({"name": "digits", "path": "x.npz"}, ["exactly one of 'name:'", "'path:'"]),
         ({"flat": True}, ["exactly one of"]),
         (5, ["data: expected a dataset name or a mapping"]),
         ({"path": 5}, ["data.path: expected a file name"]),
-        ({"path": "x.npz", "colour": 1}, ["data.colour", "valid options: path, shape, split"]),
+        ({"path": "x.npz", "colour": 1},
+         ["data.colour", "valid options: path, task, split, shape, target"]),
     ],
 )
 def test_bad_config(cfg, fragments):
@@ -428,7 +432,7 @@ def test_csv_problems(tmp_path):
     (tmp_path / "ok.csv").write_text("1,0\n2,1\n3,0\n")
     input_error(
         {"path": "ok.csv", "target": "middle"},
-        "data.target: expected first or last",
+        "data.target: expected one of first, last",
         base_dir=tmp_path,
     )
 
@@ -437,7 +441,7 @@ def test_bad_file_options(folder):
     ok = {"path": "ok.npz"}
     input_error(
         {**ok, "task": "clustering"},
-        "data.task: expected classification or regression",
+        "data.task: expected one of classification, regression",
         base_dir=folder,
     )
     np.savez(folder / "real.npz", x=np.zeros((4, 2)), y=np.array([0.5, 1, 2, 3]))

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from nncli import text
 from nncli.checkpoint import load_checkpoint, load_weights, read_npz, save_weights
 from nncli.cli import app
-from nncli.data import load_dataset
+from nncli.datasets import base, load_dataset, text_streams, windows
 from nncli.errors import InputError
 from nncli.gradcheck import layer_gradcheck
 from nncli.layers import Embedding
@@ -117,13 +117,13 @@ def test_nearest_known_tokens():
 # --------------------------------------------------------------------------- datasets
 
 def test_windows_shift_labels_by_one_and_drop_the_tail():
-    x, y = text.windows(np.arange(10), 3, 3)
+    x, y = windows(np.arange(10), 3, 3)
     assert x.tolist() == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
     assert y.tolist() == [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
     assert x.dtype == np.float64 and y.dtype == np.int64
-    x, y = text.windows(np.arange(10), 4, 2)
+    x, y = windows(np.arange(10), 4, 2)
     assert x[:, 0].tolist() == [0, 2, 4] and y[-1].tolist() == [5, 6, 7, 8]
-    assert text.windows(np.arange(4), 4, 4)[0].shape == (0, 4)
+    assert windows(np.arange(4), 4, 4)[0].shape == (0, 4)
 
 
 def test_text_file_dataset_splits_in_order(tmp_path):
@@ -139,14 +139,14 @@ def test_text_file_dataset_splits_in_order(tmp_path):
 def test_sonnets_dataset():
     ds = load_dataset({"name": "sonnets", "tokens": "chars", "window": 64}, Path("."), 0)
     assert len(ds.vocab) == 62 and ds.train.x.shape[1:] == (64,)
-    n = len(text.SONNETS_PATH.read_text())
+    n = len(base.shipped_file("sonnets.txt").read_text())
     train = n - 2 * round(0.05 * n)                        # split [0.9, 0.05, 0.05]
     assert len(ds.train) == (train - 1 - 64) // 64 + 1
     assert text.detokenize(ds.vocab.decode(ds.train.x[0]), "chars").startswith("THE SONNETS")
 
 
 @pytest.mark.parametrize("cfg, message", [
-    ({"name": "sonnets", "tokens": "bytes"}, "data.tokens: expected chars or words"),
+    ({"name": "sonnets", "tokens": "bytes"}, "data.tokens: expected one of chars, words"),
     ({"name": "sonnets", "window": 0}, "data.window: expected an integer >= 1"),
     ({"name": "sonnets", "windw": 8}, "did you mean 'window'"),
     ({"path": "nope.txt", "tokens": "chars"}, "data.path: file 'nope.txt' not found"),
@@ -375,14 +375,14 @@ def test_fillers_are_number_neutral_and_uniformly_many():
     assert [(p.modifiers, p.fillers, p.distance) for p in pairs[::20]] == [
         (0, 0, 0), (0, 3, 3), (0, 40, 40)]
     assert all(set(p.context[3:]) <= set(text.FILLERS) for p in pairs)
-    streams = text.text_streams({"name": "agreement", "train": 50, "val": 5, "test": 0,
+    streams = text_streams({"name": "agreement", "train": 50, "val": 5, "test": 0,
                                  "modifiers": [0, 0], "fillers": [0, 4]}, Path("."), 0)
     assert set(text.FILLERS) <= set(streams.vocab.tokens)
-    plain = text.text_streams({"name": "agreement", "train": 50, "val": 5, "test": 0},
+    plain = text_streams({"name": "agreement", "train": 50, "val": 5, "test": 0},
                               Path("."), 0)
     assert not set(text.FILLERS) & set(plain.vocab.tokens)
     with pytest.raises(InputError, match="data.fillers: expected"):
-        text.text_streams({"name": "agreement", "fillers": [5, 2]}, Path("."), 0)
+        text_streams({"name": "agreement", "fillers": [5, 2]}, Path("."), 0)
 
 
 def test_agreement_scorer_on_a_hand_made_model(tmp_path):

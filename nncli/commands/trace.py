@@ -162,9 +162,9 @@ def _data(model: Model, opts: dict, spec, x: np.ndarray | None = None
         _shape_hint(model, x)
         what["input"] = "--input"
     elif spec is not None and "data" in spec.raw and opts["target"] is None:
-        from nncli.data import load_dataset
+        from nncli.datasets import load_dataset
 
-        ds = load_dataset(spec.raw["data"], spec.base_dir, spec.seed)
+        ds = load_dataset(spec.raw["data"], spec.base_dir, spec.seed, spec)
         split = ds.test if len(ds.test) else ds.train
         name = "test" if len(ds.test) else "train"
         i = opts["sample"]
