@@ -12,8 +12,6 @@ such as Adam's betas), "bool", a tuple of allowed strings,
 "int>=1|vocab" (a number, or `vocab`: the size of the text dataset's vocabulary); a kind
 ending in "?" also accepts null ("off"). A kind may also be an object with
 `check(spec, path, value)` (returns the value or raises spec.error) and `schema()` (its
-JSON Schema), for values no string kind describes (datasets/option_kinds.py). A kind may also be an object with
-`check(spec, path, value)` (returns the value or raises spec.error) and `schema()` (its
 JSON Schema), for values no string kind describes (datasets/option_kinds.py).
 """
 
