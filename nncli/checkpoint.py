@@ -45,14 +45,24 @@ def parameters(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             and k != META_KEY and k not in VOCAB_KEYS}
 
 
+def read_weights(path: Path, what: str = "--weights") -> dict[str, np.ndarray]:
+    """Every array of a weights file: an .npz, or a .safetensors file (`nncli export --to
+    safetensors`, whose metadata gives back a text model's vocabulary arrays)."""
+    if Path(path).suffix.lower() == ".safetensors":
+        from nncli.export.safetensors_file import read_safetensors
+
+        return read_safetensors(path, what)[0]
+    return read_npz(path, what)
+
+
 def load_weights(path: Path, what: str = "--weights") -> dict[str, np.ndarray]:
     """The parameter arrays of a weights file or a checkpoint."""
-    return parameters(read_npz(path, what))
+    return parameters(read_weights(path, what))
 
 
 def load_vocab_arrays(path: Path, what: str = "--weights") -> dict[str, np.ndarray]:
     """The vocabulary arrays of a weights file or checkpoint ({} if it has none)."""
-    arrays = read_npz(path, what)
+    arrays = read_weights(path, what)
     return {k: arrays[k] for k in VOCAB_KEYS if k in arrays}
 
 
