@@ -191,6 +191,17 @@ def test_softmax_fuzz(values, temperature, as_json):
     invoke("softmax", *values, "--temperature", temperature, *(["--json"] if as_json else []))
 
 
+LAYER_NAMES = ["conv", "dense", "rnn", "gru-lite", "softmax", "", "cnov", "gru_lite", "DENSE",
+               "dense ", "--kind", "relu\n", "ｄｅｎｓｅ"]
+
+
+@fuzz(60)
+@given(kind=st.one_of(st.sampled_from(LAYER_NAMES), st.text(max_size=30)),
+       as_json=st.booleans())
+def test_layers_fuzz(kind, as_json):
+    invoke("layers", kind, *(["--json"] if as_json else []))
+
+
 # --------------------------------------------------------------------------- files
 
 def _npy_bytes(arr: np.ndarray) -> bytes:

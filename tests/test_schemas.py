@@ -128,6 +128,11 @@ def test_matrix_commands_validate():
     validate("softmax", run("softmax", "1 2; 3 5", "--temperature", "0.5", "--json")[0])
 
 
+def test_layers_validates():
+    validate("layers", run("layers", "--json")[0])
+    validate("layers", run("layers", "gru-lite", "--json")[0])
+
+
 def test_model_commands_validate():
     rnn = CONFIGS / "seed_rnn.yaml"
     for config in (rnn, CONFIGS / "digits_cnn.yaml", CONFIGS / "seed_gru_lite.yaml"):
