@@ -27,7 +27,11 @@ def print_layers(layers: list[dict], console: Console) -> None:
     for i, layer in enumerate(layers):
         if i:
             console.print()
-        console.print(f"[bold]{escape(layer['kind'])}[/]  {escape(layer['summary'])}")
+        head = Table.grid(padding=(0, 2, 0, 0))        # a long summary wraps beside the name
+        head.add_column(style="bold", no_wrap=True)
+        head.add_column()
+        head.add_row(escape(layer["kind"]), escape(layer["summary"]))
+        console.print(head)
         if layer["recurrent"]:
             console.print(f"  a recurrent cell: nncli grad-trace --cell {layer['kind']} "
                           f"traces its gradients")
