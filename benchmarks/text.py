@@ -89,13 +89,13 @@ def params_of(nncli: str, config: Path) -> int:
 
 def unigram(config: Path) -> float:
     """Validation perplexity of the unigram model of the config's training text."""
-    from nncli import text
-    from nncli.data import load_dataset
+    from nncli.datasets import load_dataset
     from nncli.spec import load_spec
+    from nncli.text.model import unigram_perplexity
 
     spec = load_spec(config)
-    data = load_dataset(spec.raw["data"], spec.base_dir, spec.seed)
-    return text.unigram_perplexity(data.train.y, data.val.y, len(data.vocab))
+    data = load_dataset(spec.raw["data"], spec.base_dir, spec.seed, spec)
+    return unigram_perplexity(data.train.y, data.val.y, len(data.vocab))
 
 
 def equal_params_config(folder: Path) -> Path:

@@ -371,7 +371,7 @@ def test_object_arrays_are_never_unpickled(folder):
         base_dir=folder
     )
     np.save(folder / "obj.npy", objects, allow_pickle=True)
-    input_error({"path": "obj.npy"}, "data.path: cannot read 'obj.npy'", base_dir=folder)
+    input_error({"path": "obj.npy"}, "data.path: 'obj.npy' holds Python objects", base_dir=folder)
     np.save(folder / "one.npy", np.zeros(3))
     (folder / "one.npy").rename(folder / "one.npz")
     input_error({"path": "one.npz"}, "single array", base_dir=folder)
@@ -384,6 +384,27 @@ def test_garbage_npz(folder):
     input_error({"path": "junk.npz"}, "data.path: cannot read", "junk.npz'", base_dir=folder)
     (folder / "empty.npz").write_bytes(b"")
     input_error({"path": "empty.npz"}, "cannot read", base_dir=folder)
+
+
+def test_npy_problems(folder):
+    """.npy tables go through nncli.io's checked reader: every failure is one line."""
+    table = np.arange(12.0).reshape(4, 3)
+    np.save(folder / "ok.npy", table)
+    good = (folder / "ok.npy").read_bytes()
+    for cut in (0, 10, 60, len(good) - 8):
+        (folder / "cut.npy").write_bytes(good[:cut])
+        input_error({"path": "cut.npy"}, "data.path", "'cut.npy'", base_dir=folder)
+    np.save(folder / "cplx.npy", table.astype(complex))
+    input_error({"path": "cplx.npy"}, "data.path", "complex", base_dir=folder)
+    table[1, 2] = np.inf
+    np.save(folder / "inf.npy", table)
+    input_error({"path": "inf.npy"}, "data.path", "finite", base_dir=folder)
+    with open(folder / "zip.npy", "wb") as handle:       # np.savez would add .npz
+        np.savez(handle, x=table)
+    input_error({"path": "zip.npy"}, "is an .npz archive", base_dir=folder)
+    np.save(folder / "bools.npy", np.array([[True, False], [False, True]]))
+    ds = load({"path": "bools.npy", "split": [1, 0, 0]}, folder)
+    assert ds.train.x.dtype == np.float64 and ds.task == "classification"
 
 
 def _npz_bytes() -> bytes:

@@ -9,9 +9,7 @@ last column; .csv/.npy only). A `path:` with `tokens:` is a text file instead (t
 from __future__ import annotations
 
 import csv
-import tokenize
 import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -19,14 +17,11 @@ import numpy as np
 from nncli.datasets.base import PATH_OPTION, Dataset, DatasetKind, Source, Split
 from nncli.datasets.option_kinds import Fractions, OneOf, Shape
 from nncli.errors import InputError
-from nncli.io import read_npz
+from nncli.io import read_npy, read_npz
 from nncli.options import Option
+from nncli.parse import is_number
 
 FILE_SUFFIXES = (".npz", ".csv", ".npy")
-# What numpy and zipfile raise on damaged files (zipfile uses RuntimeError and
-# NotImplementedError for bytes that claim encryption or unknown zip features).
-_READ_ERRORS = (OSError, ValueError, EOFError, RuntimeError, NotImplementedError,
-                SyntaxError, tokenize.TokenError, zipfile.BadZipFile, zlib.error)
 
 
 class ArrayFile(DatasetKind):
@@ -96,43 +91,25 @@ def split_counts(fractions: list[float], n: int, src: Source) -> list[int]:
 
 
 def _unreadable(path: Path, err: Exception, src: Source) -> InputError:
-    """One line for a file that numpy, zipfile or csv could not read."""
+    """One line for a file that could not be opened or decoded."""
     reason = str(err).splitlines()[0] if str(err).strip() else type(err).__name__
     reason = "".join(c if c.isprintable() else "?" for c in reason)[:120]
-    if "Object arrays" in reason or "pickled" in reason:
-        return src.error("path", f"cannot read '{path.name}': it holds Python objects "
-                         "(pickled data), which nncli never loads; save plain numeric arrays")
-    if path.suffix.lower() == ".csv":
-        return src.error("path", f"cannot read '{path.name}' ({reason}); save it as UTF-8 "
-                         "text")
-    return src.error("path", f"cannot read '{path.name}': damaged or not a numpy file "
-                     f"({reason}); write it again with numpy (np.savez / np.save)")
+    return src.error("path", f"cannot read '{path.name}' ({reason}); save it as UTF-8 text")
 
 
 def _read_npy(path: Path, raw: str, src: Source) -> np.ndarray:
-    from nncli.io import check_array_file
-
-    check_array_file(path, src.label("path"))
-    try:
-        table = np.load(path, allow_pickle=False)
-    except _READ_ERRORS as err:
-        raise _unreadable(path, err, src) from None
-    if not isinstance(table, np.ndarray):
-        table.close()
+    """A 2-D numeric table from a .npy file, through nncli.io's checked reader (header,
+    dtype and size checked before the data is read; never unpickled; finite)."""
+    if zipfile.is_zipfile(path):
         raise src.error("path", f"'{raw}' is an .npz archive; name it .npz to read x and y")
+    try:
+        with path.open("rb") as handle:
+            table = read_npy(handle, src.label("path"), raw)
+    except OSError as err:
+        raise src.error("path", f"cannot read '{raw}': {err.strerror or err}") from None
     if table.ndim != 2 or table.shape[1] < 2:
         raise src.error("path", f"'{raw}' must hold a 2-D table with at least 2 columns")
-    if table.dtype.kind not in "biuf":
-        raise src.error("path", f"'{raw}' is not numeric ({table.dtype})")
     return table
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _read_csv(path: Path, raw: str, src: Source) -> np.ndarray:
@@ -150,7 +127,7 @@ def _read_csv(path: Path, raw: str, src: Source) -> np.ndarray:
                     if first:
                         first = False
                         continue  # a header line
-                    bad = next(f for f in fields if not _is_number(f))
+                    bad = next(f for f in fields if not is_number(f))
                     raise src.error("path", f"'{raw}' line {line_no}: expected a number, "
                                     f"got '{bad}'") from None
                 if rows and len(row) != len(rows[0]):
