@@ -18,8 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from typer.testing import CliRunner
 
+from nncli import optim
 from nncli import train as core
 from nncli.checkpoint import load_checkpoint
 from nncli.cli import app
@@ -141,7 +143,7 @@ def test_loss_decreases_and_files_are_written(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["best.npz", "config.yaml", "last.npz",
                                                       "metrics.jsonl"]
     text = result.stdout
-    for piece in ("train", "val", "|grad|", "0.conv", "3.dense", "best epoch",
+    for piece in ("train", "val", "|grad|", "0.conv", "3.dense", "best epoch", " · sgd · ",
                   "loss per epoch", f"nncli train --resume {out}",
                   f"nncli eval {out}\n"):
         assert piece in text, piece
@@ -156,18 +158,46 @@ def test_same_seed_same_run(tmp_path):
                             weights(tmp_path / "b" / "best.npz"))
 
 
-def test_resume_at_epoch_boundary_equals_uninterrupted(tmp_path):
-    cfg = spec(tmp_path)
+# Every optimizer, with the options that give it the most state, for the resume tests.
+OPTIMIZERS = {
+    "sgd": {"momentum": 0.9, "lr": 0.1},                            # TINY's
+    "adam": {"optimizer": "adam", "lr": 0.01, "amsgrad": True, "weight_decay": 0.001},
+    "adamw": {"optimizer": "adamw", "lr": 0.01},
+    "rmsprop": {"optimizer": "rmsprop", "lr": 0.005, "centered": True, "momentum": 0.5},
+    "adagrad": {"optimizer": "adagrad", "lr": 0.05, "lr_decay": 0.01},
+}
+
+
+def train_line(optimizer: str, **options) -> str:
+    """A `train:` mapping for TINY (4 epochs of 8 batches, cosine) with `optimizer`."""
+    values = {"epochs": 4, "batch_size": 16, "schedule": "cosine", **OPTIMIZERS[optimizer],
+              **options}
+    return yaml.safe_dump(values, default_flow_style=True, width=1000).strip()
+
+
+SLOTS = {"sgd": {"momentum_buffer"}, "adam": {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"},
+         "adamw": {"exp_avg", "exp_avg_sq"},
+         "rmsprop": {"square_avg", "grad_avg", "momentum_buffer"}, "adagrad": {"sum"}}
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_resume_at_epoch_boundary_equals_uninterrupted(tmp_path, optimizer):
+    cfg = spec(tmp_path, train=train_line(optimizer))
     ok("train", cfg, "--out", tmp_path / "straight")
     ok("train", cfg, "--out", tmp_path / "split", "--epochs", 2)
     assert len(metrics(tmp_path / "split")) == 2
     result = ok("train", "--resume", tmp_path / "split")       # on to train.epochs = 4
     assert "resuming tiny from epoch 3" in result.stdout
     assert_same_run(tmp_path / "straight", tmp_path / "split")
+    _, state, meta = load_checkpoint(tmp_path / "split" / core.LAST)
+    assert set(state) == SLOTS[optimizer]
+    assert meta["optimizer"] == {"name": optimizer, "step": 4 * 8}
+    assert {m["optimizer"] for m in metrics(tmp_path / "split")} == {optimizer}
 
 
-def test_resume_mid_epoch_equals_uninterrupted(tmp_path):
-    cfg = spec(tmp_path)
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_resume_mid_epoch_equals_uninterrupted(tmp_path, optimizer):
+    cfg = spec(tmp_path, train=train_line(optimizer))
     ok("train", cfg, "--out", tmp_path / "straight", "--epochs", 3)
     trainer = core.new_run(cfg, tmp_path / "split", 3)
     events = []
@@ -179,9 +209,87 @@ def test_resume_mid_epoch_equals_uninterrupted(tmp_path):
     assert (events[-1].epoch, events[-1].batch) == (2, 3)
     meta = load_checkpoint(tmp_path / "split" / core.LAST)[2]
     assert (meta["epoch"], meta["batch"]) == (1, 3)
+    assert meta["optimizer"] == {"name": optimizer, "step": 8 + 3}
     result = ok("train", "--resume", tmp_path / "split", "--epochs", 3)
     assert "from epoch 2, batch 4" in result.stdout
     assert_same_run(tmp_path / "straight", tmp_path / "split")
+
+
+def test_run_from_before_the_optimizer_interface_resumes_exactly(tmp_path):
+    """A run folder as nncli wrote it with SGD only: no train.optimizer or dampening in
+    config.yaml, the velocity as optim/<param>, no optimizer record in meta or metrics."""
+    cfg = spec(tmp_path)
+    ok("train", cfg, "--out", tmp_path / "straight")
+    old = tmp_path / "old"
+    ok("train", cfg, "--out", old, "--epochs", 2)
+    config = yaml.safe_load((old / core.CONFIG_FILE).read_text())
+    for key in ("optimizer", "dampening"):
+        del config["train"][key]
+    (old / core.CONFIG_FILE).write_text(core.CONFIG_HEADER + yaml.safe_dump(config))
+    for name in (core.LAST, core.BEST):
+        with np.load(old / name) as data:
+            arrays = {k.replace("optim/momentum_buffer/", "optim/"): data[k] for k in data}
+        meta = json.loads(str(arrays["meta"]))
+        del meta["optimizer"]
+        for m in meta["history"]:
+            del m["optimizer"]
+        arrays["meta"] = np.array(json.dumps(meta))
+        assert "optim/0.weight" in arrays
+        np.savez(old / name, **arrays)
+    lines = [json.loads(line) for line in (old / core.METRICS_FILE).read_text().splitlines()]
+    (old / core.METRICS_FILE).write_text("".join(
+        json.dumps({k: v for k, v in m.items() if k != "optimizer"}) + "\n" for m in lines))
+    ok("train", "--resume", old)
+    wa, wb = weights(tmp_path / "straight" / core.LAST), weights(old / core.LAST)
+    assert wa.keys() == wb.keys() and "momentum_buffer/0.weight" in wa
+    for key in wa:
+        np.testing.assert_array_equal(wa[key], wb[key], err_msg=key)
+    got = [{k: v for k, v in m.items() if k not in ("seconds", "optimizer")}
+           for m in metrics(old)]
+    assert got == [{k: v for k, v in m.items() if k not in ("seconds", "optimizer")}
+                   for m in metrics(tmp_path / "straight")]
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_schedule_and_clipping_reach_every_optimizer(tmp_path, optimizer):
+    """The step schedule's lr and the clipped gradients are what the optimizer gets."""
+    train = train_line(optimizer, epochs=3, schedule="step", step_size=1, gamma=0.5,
+                       clip=0.05)
+    trainer = core.new_run(spec(tmp_path, train=train), tmp_path / "run")
+    base = trainer.settings["lr"]
+    seen = []
+    real_step = trainer.optim.step
+
+    def step(params, grads, lr):
+        seen.append((trainer.epoch, lr, optim.global_norm(grads)))
+        real_step(params, grads, lr)
+
+    trainer.optim.step = step
+    before = {k: v.copy() for k, v in trainer.model.named_params().items()}
+    for _ in trainer.run():
+        pass
+    assert len(seen) == 3 * 8
+    assert all(lr == base * 0.5 ** epoch for epoch, lr, _ in seen)
+    norms = [norm for *_, norm in seen]
+    assert max(norms) <= 0.05 * (1 + 1e-9) and max(norms) == pytest.approx(0.05)
+    assert [m["lr"] for m in trainer.history] == [base, base / 2, base / 4]
+    after = trainer.model.named_params()
+    assert all(not np.array_equal(before[k], after[k]) for k in before)
+
+
+def test_memory_estimate_counts_the_optimizers_state(tmp_path, monkeypatch):
+    """A model that fits with plain SGD (parameters, gradients, one momentum-sized slot
+    assumed when the spec is built) but not with AMSGrad's three slots."""
+    text = TINY.replace("dense: {units: 2}", "dense: {units: 20000}").replace(
+        "batch_size: 16", "batch_size: 1")
+    monkeypatch.setenv("NNCLI_MEMORY_BUDGET", "12M")        # 380,020 params: 9.1M, 15.2M
+    cfg = write(tmp_path, text.replace("train: {", "train: {optimizer: adam, amsgrad: true, "
+                                       "").replace("momentum: 0.9, ", ""))
+    line = one_line_error(run("train", cfg, "--out", tmp_path / "run"))
+    assert "train.optimizer: training 380,020 parameters with adam (3 state arrays" in line
+    assert "over the memory budget" in line and not (tmp_path / "run").exists()
+    sgd = core.Trainer(core.load_spec(write(tmp_path, text, "sgd.yaml")), tmp_path / "x")
+    assert sgd.optim.slots == 1 and sgd.model.param_bytes(1) < 12 * 2**20
 
 
 @pytest.mark.parametrize("error", [OSError(28, "No space left on device"), KeyboardInterrupt])
@@ -255,6 +363,28 @@ BAD_SPECS = {
     "lr zero": (lambda t: spec(t, train="{lr: 0}"), "train.lr: expected a number > 0"),
     "lr negative": (lambda t: spec(t, train="{lr: -0.1}"), "train.lr: expected a number > 0"),
     "epochs zero": (lambda t: spec(t, train="{epochs: 0}"), "train.epochs: expected an integer"),
+    "another optimizer's option": (
+        lambda t: spec(t, train="{lr: 0.1, betas: [0.9, 0.99]}"),
+        "spec.yaml:12 train.betas: not an option of sgd (did you mean optimizer: adam?)"),
+    "sgd's option with adam": (
+        lambda t: spec(t, train="{optimizer: adam, momentum: 0.9}"),
+        "spec.yaml:12 train.momentum: not an option of adam (did you mean optimizer: sgd?)"),
+    "options of two others": (
+        lambda t: spec(t, train="{optimizer: adagrad, centered: true, momentum: 0.9}"),
+        "train.centered: not an option of adagrad (did you mean optimizer: rmsprop?)"),
+    "unknown optimizer": (lambda t: spec(t, train="{optimizer: adma}"),
+                          "train.optimizer: expected one of sgd, adagrad, adam, adamw, "
+                          "rmsprop, got 'adma' (did you mean 'adam'?)"),
+    "beta of 1": (lambda t: spec(t, train="{optimizer: adam, betas: [0.9, 1]}"),
+                  "train.betas[1]: expected a number in [0, 1), got 1"),
+    "one beta": (lambda t: spec(t, train="{optimizer: adamw, betas: 0.9}"),
+                 "train.betas: expected two numbers in [0, 1) such as [0.9, 0.999], got 0.9"),
+    "nesterov without momentum": (lambda t: spec(t, train="{nesterov: true}"),
+                                  "train.nesterov: Nesterov momentum needs momentum > 0"),
+    "eps zero": (lambda t: spec(t, train="{optimizer: rmsprop, eps: 0}"),
+                 "train.eps: expected a number > 0"),
+    "typo in an option": (lambda t: spec(t, train="{optimizer: adam, bettas: [0.9, 0.9]}"),
+                          "unknown option 'bettas' (did you mean 'betas'?)"),
 }
 
 
