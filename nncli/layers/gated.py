@@ -1,0 +1,192 @@
+"""What the gated cells with torch's stacked-gate layout (lstm, gru) share.
+
+torch keeps a cell's gates stacked in one matrix: weight_ih_l0 (G H, I) and weight_hh_l0
+(G H, H) hold G blocks of H rows, one per gate (lstm: i, f, g, o; gru: r, z, n), and
+bias_ih_l0 / bias_hh_l0 (G H,) the same way. `Gated` holds what follows from that layout:
+the parameter shapes, the initialisation, the input terms of every step in one matmul, the
+parameter gradients as a few large products, and grad-trace's rescaling (per gate block).
+
+Fast path. Inside forward and backward the arrays are time-major, (T, N, ·), so that each
+step reads and writes contiguous (N, ·) slices of preallocated buffers; `states` and
+`state_gradients()` show them batch-first (N, T, H) as views. A sigmoid gate is computed as
+sigma(a) = 0.5 + 0.5 tanh(a / 2) with the halving folded into copies of its weight rows
+(halving is exact in floating point, so this equals activations.sigmoid bit for bit), so
+that one tanh covers every gate of a step. Buffers take the dtype of x @ W (float32 stays
+float32).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nncli.layers.base import init_weight
+from nncli.layers.recurrent import Recurrent, largest_singular_value, orthogonal
+
+
+def time_major(a: np.ndarray) -> np.ndarray:
+    """(N, T, ...) -> a contiguous (T, N, ...) copy."""
+    return np.ascontiguousarray(a.swapaxes(0, 1))
+
+
+def previous(a: np.ndarray) -> np.ndarray:
+    """a_{t-1} for every step of a time-major (T, N, H) array, with a_0 = 0."""
+    prev = np.empty_like(a)
+    prev[0] = 0.0
+    prev[1:] = a[:-1]
+    return prev
+
+
+class Gated(Recurrent):
+    """Base of lstm and gru. A subclass sets GATES (gate names in torch's row order) and
+    SIGMOID (the indices of the gates that are sigmoids; the others are tanh)."""
+
+    GATES: tuple[str, ...] = ()
+    SIGMOID: tuple[int, ...] = ()
+
+    # ------------------------------------------------------------------ parameters
+
+    def param_shapes(self, input_shape):
+        rows, i = len(self.GATES) * self.hidden, input_shape[-1]
+        shapes = {"weight_ih_l0": (rows, i), "weight_hh_l0": (rows, self.hidden)}
+        return shapes | ({"bias_ih_l0": (rows,), "bias_hh_l0": (rows,)} if self.use_bias
+                         else {})
+
+    def init_params(self, input_shape, rng):
+        """Each gate's (H, I) and (H, H) block is drawn as a matrix of its own (Glorot with
+        fan_out = H, as for rnn's U), not the stack as one (G H, I) matrix, whose larger
+        fan_out would shrink every gate's weights; biases 0 (nncli's rule for every layer;
+        torch draws them uniformly)."""
+        h = self.hidden
+        for name, shape in self.param_shapes(input_shape).items():
+            if len(shape) == 1:
+                self.params[name] = np.zeros(shape)
+                continue
+            self.params[name] = np.concatenate([
+                init_weight(rng, (h, shape[1]), shape[1], h, "tanh") for _ in self.GATES])
+
+    def blocks(self, name: str) -> list[np.ndarray]:
+        """A stacked parameter split into its gates' blocks (views), in GATES order."""
+        return np.split(self.params[name], len(self.GATES))
+
+    def _halved(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Copies of weight_ih, weight_hh, bias_ih, bias_hh with the sigmoid gates' rows
+        halved (see the module docstring); biases None without bias."""
+        rows = np.zeros(len(self.GATES) * self.hidden, dtype=bool)
+        for k in self.SIGMOID:
+            rows[k * self.hidden:(k + 1) * self.hidden] = True
+        out = []
+        for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+            value = self.params.get(name)
+            if value is not None:
+                value = value.copy()
+                value[rows] *= 0.5
+            out.append(value)
+        return tuple(out)
+
+    def _input_terms(self, x_tm: np.ndarray, w_ih: np.ndarray, bias) -> np.ndarray:
+        """x_t W^T (+ bias) for every step at once: (T, N, G H), a fresh buffer."""
+        steps, n, i = x_tm.shape
+        pre = x_tm.reshape(-1, i) @ w_ih.T
+        if bias is not None:
+            pre += bias
+        return pre.reshape(steps, n, -1)
+
+    def _output_grads_tm(self, dy: np.ndarray, like: np.ndarray) -> np.ndarray:
+        """dL/dy as a time-major (T, N, H) array: zeros except the last step for 'last'."""
+        if self.return_sequences:
+            return dy.swapaxes(0, 1)
+        full = np.zeros_like(like)
+        full[-1] = dy
+        return full
+
+    def _finish_backward(self, d_in: np.ndarray) -> np.ndarray:
+        """Add the parameter gradients and return dx (N, T, I); d_in (T, N, G H) is dL/d of
+        the input terms."""
+        self._add_grads(**self.param_grads())
+        steps, n, _ = d_in.shape
+        dx = d_in.reshape(steps * n, -1) @ self.params["weight_ih_l0"]
+        return dx.reshape(steps, n, -1).swapaxes(0, 1)
+
+    def param_grads(self, per_step=False):
+        """From dL/d(input terms) and dL/d(recurrent terms) (self._d_in, self._d_hh, both
+        (T, N, G H); the same array for an lstm): sums of outer products over samples and
+        steps, or kept per step (T, *shape)."""
+        d_in, d_hh, x, h = self._d_in, self._d_hh, self._x_tm, self._h
+        if per_step:
+            w_hh = np.zeros((len(h), d_hh.shape[-1], h.shape[-1]), dtype=d_hh.dtype)
+            np.matmul(d_hh[1:].swapaxes(1, 2), h[:-1], out=w_hh[1:])    # h_0 = 0
+            grads = {"weight_ih_l0": np.matmul(d_in.swapaxes(1, 2), x), "weight_hh_l0": w_hh}
+            sums = (1,)
+        else:
+            rows = d_in.shape[-1]
+            grads = {"weight_ih_l0": d_in.reshape(-1, rows).T @ x.reshape(-1, x.shape[-1]),
+                     "weight_hh_l0": d_hh[1:].reshape(-1, rows).T @ h[:-1].reshape(
+                         -1, h.shape[-1])}
+            sums = (0, 1)
+        if self.use_bias:
+            grads["bias_ih_l0"] = d_in.sum(axis=sums)
+            grads["bias_hh_l0"] = d_hh.sum(axis=sums) if d_hh is not d_in \
+                else grads["bias_ih_l0"].copy()
+        return grads
+
+    # ------------------------------------------------------------------ shared by both loops
+
+    def _gate(self, k: int) -> np.ndarray:
+        """Gate k (GATES order) for every step, time-major (T, N, H): a view of the buffer
+        forward filled."""
+        h = self.hidden
+        return self._gates[..., k * h:(k + 1) * h]
+
+    def _output(self, hs):
+        """y from the time-major states: batch-first (N, T, H), or the last step (N, H)."""
+        return np.ascontiguousarray(hs.swapaxes(0, 1)) if self.return_sequences else \
+            hs[-1].copy()
+
+    # ------------------------------------------------------------------ states as seen outside
+
+    @property
+    def states(self):
+        """h_1..h_T batch-first (N, T, H): a view of the time-major buffer."""
+        return None if self._h is None else self._h.swapaxes(0, 1)
+
+    @states.setter
+    def states(self, value):
+        # Recurrent.__init__ sets `states = None`; the buffer is what forward fills.
+        self._h = None if value is None else time_major(value)
+
+    @property
+    def state_grads(self):
+        """dL/dh_t batch-first (N, T, H) after backward: a view of the time-major buffer."""
+        return None if getattr(self, "_dh", None) is None else self._dh.swapaxes(0, 1)
+
+    @state_grads.setter
+    def state_grads(self, value):
+        self._dh = None if value is None else time_major(value)
+
+    # ------------------------------------------------------------------ grad-trace
+
+    def _block_sigmas(self) -> list[float]:
+        return [float(largest_singular_value(b)) for b in self.blocks("weight_hh_l0")]
+
+    def rescale(self, scale):
+        """Every gate's recurrent block U_k is scaled so its largest singular value is
+        `scale` (all of them are, on the built-in model's orthogonal blocks): the same
+        meaning as rnn's U."""
+        super().rescale(scale)     # checks scale, refuses an all-zero U; scales the stack
+        blocks = []
+        for block, sigma in zip(self.blocks("weight_hh_l0"), self._block_sigmas(),
+                                strict=True):
+            blocks.append(block * (scale / sigma) if sigma > 0 else block)
+        self.params["weight_hh_l0"] = np.concatenate(blocks)
+
+    def init_builtin(self, input_shape, seed):
+        """Seeded weights, then every gate's recurrent block a random orthogonal (H, H)
+        matrix from its own stream (so each block has every singular value 1)."""
+        self.init_params(input_shape, np.random.default_rng(seed))
+        rng = np.random.default_rng([seed, 1])
+        self.params["weight_hh_l0"] = np.concatenate(
+            [orthogonal(rng, self.hidden) for _ in self.GATES])
+
+    def describe(self):
+        out = "all steps" if self.return_sequences else "last step"
+        return f"{self.hidden} hidden, {out}" + ("" if self.use_bias else ", no bias")
