@@ -146,8 +146,13 @@ def _error_line(message: str, label: str = "error", style: str = "bold red") -> 
         f"[{style}]{label}:[/] {escape(text)}", markup=True)
 
 
+def warning_line(message: str) -> None:
+    """One yellow 'warning: ...' line on stderr: a problem that does not stop the command."""
+    _error_line(message, "warning", "yellow")
+
+
 def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
-    _error_line(str(message), "warning", "yellow")
+    warning_line(str(message))
 
 
 def _is_broken_pipe(err: BaseException) -> bool:

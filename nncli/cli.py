@@ -7,6 +7,7 @@ console script and `python -m nncli`.
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 from nncli.app import app
@@ -23,6 +24,9 @@ def _register_commands() -> None:
         trace,  # noqa: F401
         train,  # noqa: F401
     )
+    importlib.import_module("nncli.commands.export")   # listed after train
+    # Registered last, so `nncli --help` lists them after the commands above.
+    importlib.import_module("nncli.commands.examples")
 
 
 _register_commands()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from nncli.app import app
+from nncli.app import app, warning_line
 from nncli.commands.options import (
     CONFIG,
     JSON,
@@ -116,6 +116,11 @@ def summary_cmd(config: Path = CONFIG, overrides: list[str] = SET,
         _print_summary(spec, rows, total, act_bytes, complete=failure is None)
     if failure is not None:
         raise failure
+    from nncli.validate import training_problem
+
+    problem = training_problem(spec)      # data: and train:, as `train` and `check` see them
+    if problem:
+        warning_line(f"{problem} ('nncli train' would stop here; 'nncli check' says so too)")
 
 
 def _print_summary(spec, rows, total, act_bytes, complete: bool) -> None:
