@@ -7,7 +7,7 @@ state, metrics so far, the optimizer's name and step count) stored as a plain st
 Checkpoints written before the optimizer interface hold SGD's momentum as `optim/<param>`;
 they still load, as the `momentum_buffer` slot.
 Both may carry a text model's vocabulary (`vocab`, `vocab_tokens`: unicode arrays, see
-nncli/text.py), which is not a parameter: load_weights and load_checkpoint leave it out.
+nncli/text/vocab.py), which is not a parameter: load_weights and load_checkpoint leave it out.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """`nncli complete` and `nncli agreement`: look inside a trained text model's next-token
-predictions. The core is nncli/text.py; this file parses options and renders.
+predictions. The core is nncli/text/; this file parses options and renders.
 numpy and rich are imported inside the functions so `nncli --help` stays fast.
 """
 
