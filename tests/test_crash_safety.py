@@ -22,6 +22,20 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "bars_cnn.yaml"
 EPOCHS = 20
 KILLS = 6
+# The optimizers the kill test runs: bars_cnn.yaml's own (SGD with momentum), and Adam,
+# whose state (two moment arrays and the step count in the bias correction) must survive too.
+TRAIN = {"sgd": None, "adam": {"epochs": 5, "batch_size": 32, "optimizer": "adam",
+                               "lr": 0.005}}
+
+
+def config_for(optimizer: str, folder: Path) -> Path:
+    if TRAIN[optimizer] is None:
+        return CONFIG
+    spec = yaml.safe_load(CONFIG.read_text())
+    spec["train"] = TRAIN[optimizer]
+    path = folder / f"bars_cnn_{optimizer}.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
 
 
 def nncli() -> list[str]:
@@ -67,9 +81,11 @@ def timeless(path: Path) -> list[dict]:
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
-def test_sigkill_at_random_moments_then_resume_equals_uninterrupted(tmp_path):
+@pytest.mark.parametrize("optimizer", TRAIN)
+def test_sigkill_at_random_moments_then_resume_equals_uninterrupted(tmp_path, optimizer):
+    config = config_for(optimizer, tmp_path)
     reference = tmp_path / "reference"
-    proc = start("train", CONFIG, "--out", reference, "--epochs", EPOCHS, "--json",
+    proc = start("train", config, "--out", reference, "--epochs", EPOCHS, "--json",
                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     arrived = [time.perf_counter() for _ in iter(proc.stdout.readline, b"")]
     assert proc.wait(timeout=120) == 0 and len(arrived) == EPOCHS
@@ -84,7 +100,7 @@ def test_sigkill_at_random_moments_then_resume_equals_uninterrupted(tmp_path):
     for _ in range(KILLS):
         done = check_readable(run) if run.exists() else 0
         resumable = (run / "config.yaml").exists()
-        args = ("train", "--resume", run) if resumable else ("train", CONFIG, "--out", run)
+        args = ("train", "--resume", run) if resumable else ("train", config, "--out", run)
         proc = start(*args, "--epochs", EPOCHS, "--json", stdout=subprocess.PIPE,
                      stderr=subprocess.DEVNULL)
         for _ in range(rng.randrange(0, min(5, EPOCHS - done))):
@@ -106,13 +122,15 @@ def test_sigkill_at_random_moments_then_resume_equals_uninterrupted(tmp_path):
     if (run / "config.yaml").exists():
         resumed = finish("train", "--resume", run, "--epochs", EPOCHS)
     else:                                   # killed before it wrote anything
-        resumed = finish("train", CONFIG, "--out", run, "--epochs", EPOCHS)
+        resumed = finish("train", config, "--out", run, "--epochs", EPOCHS)
     assert resumed.returncode == 0, resumed.stderr
     assert check_readable(run) == EPOCHS
     assert not list(run.glob(".*.tmp")), "temporary files were left behind"
     for name in ("last.npz", "best.npz"):
         got, want = arrays(run / name), arrays(reference / name)
         assert sorted(got) == sorted(want)
+        slot = {"sgd": "momentum_buffer", "adam": "exp_avg_sq"}[optimizer]
+        assert any(key.startswith(f"optim/{slot}/") for key in got), sorted(got)
         for key in want:
             if key == "meta":
                 g, w = json.loads(str(got[key])), json.loads(str(want[key]))
