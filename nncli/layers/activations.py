@@ -33,13 +33,13 @@ class Activation(Layer):
 
     kind = "activation"
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str | None = None) -> None:
         super().__init__()
+        self.name = type(self).kind if name is None else name   # a subclass: its own kind
         # Summaries, metrics and grad-norm keys show every activation layer as
         # "activation" with its function as the option, whatever its spec name.
         self.kind = "activation"
-        self.name = name
-        self._f, self._df = ACTIVATIONS[name]
+        self._f, self._df = ACTIVATIONS[self.name]
         self._y: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -61,18 +61,12 @@ class Identity(Activation):
     OPTIONS = {}
     EXAMPLE = Example({}, (3,))
 
-    def __init__(self) -> None:
-        super().__init__("identity")
-
 
 class Relu(Activation):
     kind = "relu"
     summary = "y = max(x, 0) element-wise"
     OPTIONS = {}
     EXAMPLE = Example({}, (2, 3), distinct_inputs)
-
-    def __init__(self) -> None:
-        super().__init__("relu")
 
 
 class Tanh(Activation):
@@ -81,18 +75,12 @@ class Tanh(Activation):
     OPTIONS = {}
     EXAMPLE = Example({}, (3,))
 
-    def __init__(self) -> None:
-        super().__init__("tanh")
-
 
 class Sigmoid(Activation):
     kind = "sigmoid"
     summary = "y = 1 / (1 + exp(-x)) element-wise"
     OPTIONS = {}
     EXAMPLE = Example({}, (3,))
-
-    def __init__(self) -> None:
-        super().__init__("sigmoid")
 
 
 class Softmax(Layer):

@@ -43,7 +43,8 @@ class Example(NamedTuple):
 # The `params:` option every layer with parameters takes (one help text for all of them).
 PARAMS_OPTION = Option("params", None, "fixed parameter values by name (PyTorch names and "
                        "shapes) instead of seeded ones")
-# The `return:` option of every recurrent cell (from_options maps it to return_sequences).
+# The `return:` option of every recurrent cell (the default from_options passes it to the
+# constructor as return_sequences).
 RETURN_OPTION = Option(("all", "last"), "all", "output the state of every step (T, H) or "
                        "only the last one (H,)")
 
@@ -59,8 +60,12 @@ class Layer:
     @classmethod
     def from_options(cls, values: dict[str, Any]) -> Layer:
         """The layer from checked spec options (defaults filled in, `params` removed).
-        By default the option names are the constructor's keyword arguments."""
-        return cls(**values)
+        By default the option names are the constructor's keyword arguments, except
+        `return` (RETURN_OPTION), which is `return_sequences` (True for 'all')."""
+        kwargs = dict(values)
+        if "return" in kwargs:
+            kwargs["return_sequences"] = kwargs.pop("return") == "all"
+        return cls(**kwargs)
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
