@@ -138,12 +138,17 @@ def pool2d_backward(dy: np.ndarray, x_shape: tuple[int, ...], size: int, stride:
     return dx
 
 
-def softmax(z: np.ndarray, axis: int = -1, temperature: float = 1.0) -> np.ndarray:
-    """P_j = exp(z_j / T) / sum_i exp(z_i / T), computed stably (max subtracted first)."""
+def exp_shifted(z: np.ndarray, axis: int = -1, temperature: float = 1.0) -> np.ndarray:
+    """exp((z_j - max z) / T): softmax's numerators, each in (0, 1], the largest exactly 1."""
     z = np.asarray(z, dtype=np.float64)
     # Shift before dividing: z / T itself can overflow (z = 1e308, T = 0.5 gave nan).
     with np.errstate(over="ignore"):                   # -huge / small T -> -inf -> exp 0
-        e = np.exp((z - z.max(axis=axis, keepdims=True)) / temperature)
+        return np.exp((z - z.max(axis=axis, keepdims=True)) / temperature)
+
+
+def softmax(z: np.ndarray, axis: int = -1, temperature: float = 1.0) -> np.ndarray:
+    """P_j = exp(z_j / T) / sum_i exp(z_i / T), computed stably (max subtracted first)."""
+    e = exp_shifted(z, axis, temperature)
     return e / e.sum(axis=axis, keepdims=True)
 
 
