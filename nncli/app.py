@@ -187,16 +187,26 @@ app = typer.Typer(
     "Exit codes: 0 ok, 1 run failed, 2 bad input or usage, 130 interrupted, "
     "70 internal error (a bug).",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,       # --install-completion / --show-completion
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from nncli import __version__
+
+        typer.echo(f"nncli {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     ctx: typer.Context,
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                 help="Print the version and exit."),
 ) -> None:
     ctx.meta["nncli.debug"] = debug

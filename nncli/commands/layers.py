@@ -9,12 +9,13 @@ from __future__ import annotations
 import typer
 
 from nncli.app import app
-from nncli.commands.options import JSON
+from nncli.commands.options import JSON, complete_layer
 
 
 @app.command("layers")
 def layers_cmd(
     kind: str | None = typer.Argument(None, metavar="[KIND]", show_default=False,
+                                      autocompletion=complete_layer,
                                       help="One layer (dense, conv, rnn, ...). Without it: "
                                       "every layer."),
     as_json: bool = JSON,
