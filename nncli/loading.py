@@ -10,7 +10,7 @@ applied to the spec before it is validated.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,18 +82,24 @@ def resolve(config: Path, weights: Path | None, need_weights: bool,
 
 
 def load(config: Path, weights: Path | None = None, need_weights: bool = False,
-         what: str = "CONFIG", overrides: Sequence[str | Override] = ()) -> Loaded:
-    """The model of CONFIG with its weights loaded (the weights file is read once)."""
+         what: str = "CONFIG", overrides: Sequence[str | Override] = (),
+         adjust: Callable[[Spec], None] | None = None) -> Loaded:
+    """The model of CONFIG with its weights loaded (the weights file is read once).
+    `adjust(spec)` may change the validated spec before the model is built (grad-trace's
+    --steps sets its input length)."""
+    adjust = adjust or (lambda spec: None)
     from nncli.text.vocab import VOCAB_KEY, Vocab
 
     spec_path, weights = resolve(config, weights, need_weights, what)
     if weights is None:
         spec = load_spec(spec_path, overrides=overrides)
+        adjust(spec)
         return Loaded(spec, spec.build(), None, None, None)
     source = f"--weights {weights}"
     arrays = read_npz(weights, "--weights")
     vocab = Vocab.from_arrays(arrays, source) if VOCAB_KEY in arrays else None
     spec = load_spec(spec_path, vocab=vocab, overrides=overrides)
+    adjust(spec)
     model = spec.build()
     model.load_state(parameters(arrays), source=source)
     return Loaded(spec, model, weights, saved_epoch(arrays), vocab)

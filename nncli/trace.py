@@ -1,57 +1,66 @@
-"""grad-trace core: how the gradient flows back through time in an rnn or gru-lite layer.
+"""grad-trace core: how the gradient flows back through time in a recurrent layer.
 
-Nothing here prints. `trace(model, x, target)` runs one forward/backward pass of the model
-(the engine's own `Model.inspect` / `Model.backward_from`, no second implementation) and
-reads what the recurrent layer kept: `state_grads` (N, T, H) = dL/ds_t,
-`step_param_grads()` (per-step parameter contributions) and `step_jacobians()`
-(N, T, H, H) = ds_t/ds_{t-1}. The result is a `Trace` of plain floats (`to_dict()` is JSON).
+Nothing here prints, and no cell is named: the layer is read only through the recurrent-
+cell contract (nncli/layers/recurrent.py), so every recurrent layer of the registry works.
+`trace(model, x, target)` runs one forward/backward pass of the model (the engine's own
+`Model.inspect` / `Model.backward_from`, no second implementation) and reads what the cell
+kept: its state gradients, its per-step Jacobians and parameter contributions, its bound
+and its extra series. The result is a `Trace` of plain floats (`to_dict()` is JSON).
 
-Conventions (steps are numbered t = 1..T as in the notes, s_0 = 0):
+Conventions (steps are numbered t = 1..T as in the notes, states start at 0):
 
+- The cell's states (one, like s_t, or several, like an lstm's h_t and c_t) together make
+  the joint state z_t; with one state z_t is that state. ‖∂z_T/∂z_k‖ chains the step
+  Jacobians J_t = ∂z_t/∂z_{t-1}; each state's own Jacobian is a diagonal block of J_t.
 - Norms of vectors are Euclidean, norms of matrices spectral (largest singular value).
   With a batch (N > 1) every per-sample norm is averaged over the batch.
-- ‖∂s_T/∂s_k‖ chains `step_jacobians` back from T (products are rescaled as they go, so
-  nothing under- or overflows; `*_log10` values are exact even where 10**x is not a float).
-  The heatmap ‖∂s_t/∂s_k‖ (loss at every step) is exact on a grid of at most
-  HEATMAP_MAX steps per axis, evenly spaced, always including steps 1 and T.
-- Bound: for rnn (tanh), ‖∂s_t/∂s_k‖ <= λ1^(t-k), λ1 the largest singular value of U
-  (Pascanu, Mikolov & Bengio 2013). For gru-lite the per-step Jacobian is
-  diag(1-g) + diag(g (1-c²)) U + diag((c - s_{t-1}) g (1-g)) Ug, so with a fixed gate g
-  ‖J‖ <= (1-g) + g λ1(U) and with a learned gate ‖J‖ <= max(1, λ1(U)) + λ1(Ug)/2
-  (|c - s_{t-1}| < 2, g(1-g) <= 1/4): the bound is β^(t-k) with that β.
+- The heatmap ‖∂z_t/∂z_k‖ (loss at every step) is exact on a grid of at most HEATMAP_MAX
+  steps per axis, evenly spaced, always including steps 1 and T.
+- Bound: the cell's own, ‖J_t‖ <= β for every input, so ‖∂z_t/∂z_k‖ <= β^(t-k); for the
+  tanh rnn β is λ1(U) (Pascanu, Mikolov & Bengio 2013).
 - Verdict: least-squares fit of ln‖·‖ against the distance d = T - t, rate r = e^slope per
-  step back. With the loss at the last step the fit is on ‖∂L/∂s_t‖; with a loss at every
-  step (where each step also gets its own output's gradient) it is on ‖∂s_T/∂s_k‖.
-  r < VANISHING_BELOW: vanishing; r > EXPLODING_ABOVE: exploding; else stable.
-- Built-in model (`builtin_model`): [rnn or gru-lite (H hidden, bias, all steps),
-  dense(1) on every step], mse (sum). W is Glorot (seed), U a random orthogonal matrix
-  (seed), so every singular value of U is 1; the dense head has its own seeded stream, so
-  rnn and gru-lite built with one seed share W, U and the head. `rescale(layer, λ)` sets
-  λ1(U) = λ (U <- U λ / λ1(U)); on the built-in model every singular value becomes λ.
+  step back. With the loss at the last step the fit is on ‖∂L/∂h_t‖ (the state the layer
+  outputs); with a loss at every step it is on ‖∂z_T/∂z_k‖. r < VANISHING_BELOW:
+  vanishing; r > EXPLODING_ABOVE: exploding; else stable; too-short below MIN_FIT_STEPS.
+- Built-in model (`builtin_model`): [cell (H hidden, bias, all steps), dense(1) on every
+  step], mse (sum), the cell seeded by its `init_builtin` (rnn, gru-lite: W Glorot, U a
+  random orthogonal matrix), the dense head from its own seeded stream, so cells built
+  with one seed share what they have in common. `layer.rescale(λ)` sets the bound's λ1.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from nncli.errors import InputError, RunFailed
-from nncli.layers import RNN, Activation, Dense, GruLite, Recurrent, Softmax
+from nncli.layers import Activation, Dense, Recurrent, Softmax
 from nncli.losses import LOSSES
 from nncli.model import Model
+from nncli.trace_math import (
+    EXPLODING_ABOVE,
+    HEATMAP_MAX,
+    MIN_FIT_STEPS,
+    VANISHING_BELOW,
+    fit_rate,
+    grid,
+    heatmap_log10,
+    log10,
+    log10_mean,
+    product_row_log10,
+    spectral_norm,
+    verdict,
+)
 
-CELLS = ("rnn", "gru-lite")
+__all__ = ["HEATMAP_MAX", "Trace", "builtin_model", "cells", "fit_rate", "generate", "trace",
+           "verdict"]
+
 LOSS_AT = ("last", "every")
-VANISHING_BELOW = 0.95
-EXPLODING_ABOVE = 1.05
-HEATMAP_MAX = 64
 SUM_RTOL = 1e-8          # per-step contributions must sum to the engine's gradient
 VALUES_UP_TO = 64        # `grads` in the result carries full values up to this size
 BOUND_SLACK = 1e-9       # log10 slack when checking the measured norms against the bound
-PARALLEL_FROM = 64       # matrices per thread before spectral_norm uses threads
 
 
 # --------------------------------------------------------------------------- the result
@@ -75,19 +84,21 @@ class Trace:
     loss_at: str
     loss: float
     t: list[int]
-    grad_norm: list[float]              # ‖∂L/∂s_t‖
+    grad_norm: list[float]              # ‖∂L/∂h_t‖, h the state the layer outputs
     output_grad_norm: list[float]       # ‖the part arriving from the layer's output at t‖
-    step_jacobian_norm: list[float]     # ‖∂s_t/∂s_{t-1}‖
-    jacobian_product_log10: list[float]  # log10 ‖∂s_T/∂s_t‖
+    step_jacobian_norm: list[float]     # ‖∂z_t/∂z_{t-1}‖ (z: all states)
+    jacobian_product_log10: list[float]  # log10 ‖∂z_T/∂z_t‖
     bound: dict
     fit: dict
     params: dict[str, ParamTrace]
     sum_check: dict
     grads: dict
-    gates: dict | None = None
+    gates: dict | None = None           # the cell's first series (kept from version /1)
     heatmap: dict | None = None
     chain: list[dict] | None = None
     notes: list[str] = field(default_factory=list)
+    states: dict = field(default_factory=dict)   # name -> symbol, grad_norm, jacobian norm
+    series: dict = field(default_factory=dict)   # name -> label, mean, min, max per step
 
     @property
     def jacobian_product_norm(self) -> list[float]:
@@ -116,7 +127,48 @@ def _finite(obj):
     return obj
 
 
-# --------------------------------------------------------------------------- models
+# --------------------------------------------------------------------------- cells
+
+def cells() -> list[str]:
+    """The recurrent layers of the registry: the cells grad-trace can build and trace."""
+    from nncli.layers import registry
+
+    return registry.recurrent_kinds()
+
+
+def check_cell(option: str, cell: str) -> str:
+    from nncli.options import suggest
+
+    known = cells()
+    if cell not in known:
+        raise InputError(f"{option}: expected one of {', '.join(known)}, got '{cell}'"
+                         f"{suggest(cell, known)}")
+    return cell
+
+
+def cell_options() -> dict[str, list[str]]:
+    """Every cell-specific grad-trace option -> the cells that have it."""
+    from nncli.layers import registry
+
+    table: dict[str, list[str]] = {}
+    for kind in cells():
+        for name in registry.get(kind).trace_options:
+            table.setdefault(name, []).append(kind)
+    return table
+
+
+def apply_cell_options(layer: Recurrent, options: dict, subject: str) -> None:
+    """Set the given (non-None) cell options on `layer`; an option of other cells only is
+    an error naming them and `subject` (e.g. "this model's recurrent layer is rnn")."""
+    table = cell_options()
+    for name, value in options.items():
+        if value is None:
+            continue
+        if name not in layer.trace_options:
+            owners = " and ".join(table.get(name, [])) or "no cell"
+            raise InputError(f"--{name} is an option of {owners} only; {subject}")
+        layer.set_trace_option(name, value)
+
 
 def check_int(option: str, value: int, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
@@ -124,51 +176,40 @@ def check_int(option: str, value: int, minimum: int) -> int:
     return value
 
 
-def check_gate(value: float | None) -> float | None:
-    if value is not None and not (0.0 <= value <= 1.0):
-        raise InputError(f"--gate: expected a number in [0, 1], got {value:g}")
-    return value
-
-
-def orthogonal(rng: np.random.Generator, n: int) -> np.ndarray:
-    """A random orthogonal (n, n) matrix: QR of a Gaussian, signs fixed so it is uniform."""
-    q, r = np.linalg.qr(rng.standard_normal((n, n)))
-    return q * np.where(np.diag(r) < 0, -1.0, 1.0)
-
-
 def builtin_model(cell: str, steps: int, hidden: int, input_size: int = 1, seed: int = 0,
-                  gate: float | None = None) -> Model:
-    """[cell (all steps), dense(1) per step], mse sum; see the module docstring for init."""
-    if cell not in CELLS:
-        raise InputError(f"--cell: expected rnn or gru-lite, got '{cell}'")
+                  options: dict | None = None) -> Model:
+    """[cell (all steps), dense(1) per step], mse sum; see the module docstring for init.
+    `options`: the cell's own grad-trace options (gru-lite's gate)."""
+    from nncli.layers import registry
+
+    check_cell("--cell", cell)
     check_int("--steps", steps, 1)
     check_int("--hidden", hidden, 1)
     check_int("--input-size", input_size, 1)
     check_int("--seed", seed, 0)
-    check_gate(gate)
-    if gate is not None and cell != "gru-lite":
-        raise InputError("--gate: only a gru-lite cell has a gate; use --cell gru-lite")
-    rec = RNN(hidden) if cell == "rnn" else GruLite(hidden, gate=gate)
-    head = Dense(1)
+    rec = registry.build(cell, {"hidden": hidden})
+    apply_cell_options(rec, options or {}, f"the built-in cell is {cell}")
+    head = registry.build("dense", {"units": 1})
     model = Model([rec, head], (steps, input_size), "mse", "sum", f"built-in {cell}", seed)
     from nncli.budget import check_budget
 
     check_budget(model.param_bytes() + 8 * 4 * hidden * hidden, "--hidden", f"a built-in "
                  f"{cell} of {hidden:,} hidden units", "use a smaller --hidden")
-    rec.init_params((steps, input_size), np.random.default_rng(seed))
-    rec.params["weight_hh_l0"] = orthogonal(np.random.default_rng([seed, 1]), hidden)
+    rec.init_builtin((steps, input_size), seed)
     head.init_params((steps, hidden), np.random.default_rng([seed, 2]))
     model.zero_grad()
     return model
 
 
 def recurrent_index(model: Model, index: int | None = None, where: str = "model") -> int:
-    """The layer to trace: `index`, or the first rnn / gru-lite layer."""
+    """The layer to trace: `index`, or the first recurrent layer."""
     found = [i for i, layer in enumerate(model.layers) if isinstance(layer, Recurrent)]
     kinds = ", ".join(layer.kind for layer in model.layers)
     if not found:
-        raise InputError(f"{where}: no rnn or gru-lite layer to trace (layers: {kinds}); "
-                         f"grad-trace needs a recurrent model, or use --cell rnn")
+        names = cells()
+        raise InputError(f"{where}: no {', '.join(names[:-1])} or {names[-1]} layer to trace "
+                         f"(layers: {kinds}); grad-trace needs a recurrent model, or drop "
+                         f"CONFIG for the built-in one")
     if index is None:
         return found[0]
     if index not in found:
@@ -177,56 +218,6 @@ def recurrent_index(model: Model, index: int | None = None, where: str = "model"
         raise InputError(f"--layer: layers[{index}] {what}; recurrent layers: "
                          f"{', '.join(map(str, found))}")
     return index
-
-
-def fix_gate(layer: Recurrent, gate: float) -> None:
-    """Hold a gru-lite gate at a constant: its gate parameters go away (example 5)."""
-    check_gate(gate)
-    if not isinstance(layer, GruLite):
-        raise InputError(f"--gate: only a gru-lite layer has a gate, this one is {layer.kind}")
-    layer.fixed_gate = float(gate)
-    for name in ("weight_ig_l0", "weight_hg_l0", "bias_g_l0"):
-        layer.params.pop(name, None)
-        layer.grads.pop(name, None)
-
-
-def _top_singular(m: np.ndarray) -> np.ndarray:
-    return np.linalg.svd(m, compute_uv=False)[..., 0]
-
-
-def _cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def spectral_norm(m: np.ndarray) -> np.ndarray:
-    """Largest singular value of each (.., H, H) matrix. Big stacks are split over the CPUs
-    (LAPACK releases the GIL): hundreds of 64x64 SVDs are most of a trace's time."""
-    m = np.asarray(m)
-    flat = m.reshape(-1, *m.shape[-2:])
-    workers = min(_cpus(), 4, len(flat) // PARALLEL_FROM)
-    if workers < 2 or m.shape[-1] < 16:
-        return _top_singular(m)
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(workers) as pool:
-        parts = list(pool.map(_top_singular, np.array_split(flat, workers)))
-    return np.concatenate(parts).reshape(m.shape[:-2])
-
-
-def rescale(layer: Recurrent, scale: float) -> None:
-    """Scale U = weight_hh_l0 so its largest singular value is `scale`."""
-    if not (scale >= 0 and math.isfinite(scale)):
-        raise InputError(f"--scale: expected numbers >= 0, got {scale:g}")
-    u = layer.params["weight_hh_l0"]
-    top = float(spectral_norm(u))
-    if top == 0:
-        if scale > 0:
-            raise InputError("--scale: the recurrent matrix is all zeros, nothing to rescale")
-        return
-    layer.params["weight_hh_l0"] = u * (scale / top)
 
 
 def loss_input_shape(model: Model) -> tuple[int, ...]:
@@ -306,122 +297,17 @@ def _targets(model: Model, target: np.ndarray, sliced: bool) -> np.ndarray:
     return model.targets(t, "--target")
 
 
-# --------------------------------------------------------------------------- jacobians
-
-def _log10(v: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore"):
-        return np.log10(v)
-
-
-def _log10_mean(logs: np.ndarray, axis: int = 0) -> np.ndarray:
-    """log10 of the mean of 10**logs, computed without under/overflow."""
-    top = np.max(logs, axis=axis, keepdims=True)
-    safe = np.where(np.isfinite(top), top, 0.0)
-    with np.errstate(invalid="ignore"):
-        out = safe + _log10(np.mean(10.0 ** (logs - safe), axis=axis, keepdims=True))
-    out = np.where(np.isneginf(top), -np.inf, out)
-    return np.squeeze(out, axis=axis)
-
-
-def _renorm(p: np.ndarray, logscale: np.ndarray) -> None:
-    """Divide each matrix of p by its largest |entry| (in place), keeping log10 of it."""
-    m = np.abs(p).max(axis=(-2, -1))
-    m = np.where(m > 0, m, 1.0)
-    p /= m[..., None, None]
-    logscale += np.log10(m)
-
-
-def product_row_log10(jac: np.ndarray) -> np.ndarray:
-    """log10 ‖∂s_T/∂s_k‖ for k = 1..T, per sample: jac (N, T, H, H) -> (N, T).
-
-    ∂s_T/∂s_T = I and ∂s_T/∂s_{k-1} = (∂s_T/∂s_k) J_k with J_k = ∂s_k/∂s_{k-1}.
-    """
-    n, steps, h, _ = jac.shape
-    p = np.broadcast_to(np.eye(h), (n, h, h)).copy()
-    logscale = np.zeros(n)
-    mats, scales = np.empty_like(jac), np.empty((n, steps))
-    for k in range(steps - 1, -1, -1):
-        mats[:, k], scales[:, k] = p, logscale
-        if k:
-            p = p @ jac[:, k]
-            _renorm(p, logscale)
-    return _log10(spectral_norm(mats)) + scales
-
-
-def grid(steps: int, limit: int = HEATMAP_MAX) -> list[int]:
-    """0-based steps to sample: all if steps <= limit, else evenly spaced with 0 and T-1."""
-    if steps <= limit:
-        return list(range(steps))
-    return sorted({int(round(v)) for v in np.linspace(0, steps - 1, limit)})
-
-
-def heatmap_log10(jac: np.ndarray, rows: list[int], cols: list[int]) -> np.ndarray:
-    """log10 ‖∂s_t/∂s_k‖ for t in rows, k in cols (0-based), per sample: (N, R, K); NaN for
-    k > t. Forward accumulation: ∂s_t/∂s_k = J_t ∂s_{t-1}/∂s_k, ∂s_k/∂s_k = I."""
-    n, steps, h, _ = jac.shape
-    out = np.full((n, len(rows), len(cols)), np.nan)
-    q = np.zeros((n, len(cols), h, h))
-    qlog = np.zeros((n, len(cols)))
-    col_pos = {k: j for j, k in enumerate(cols)}
-    row_pos = {t: i for i, t in enumerate(rows)}
-    active = 0                                   # cols[:active] have started (k <= t)
-    for t in range(steps):
-        if active:
-            q[:, :active] = jac[:, t, None] @ q[:, :active]
-            _renorm(q[:, :active], qlog[:, :active])
-        if t in col_pos:
-            j = col_pos[t]
-            q[:, j] = np.eye(h)
-            qlog[:, j] = 0.0
-            active = j + 1
-        if t in row_pos and active:
-            out[:, row_pos[t], :active] = _log10(spectral_norm(q[:, :active])) + qlog[:, :active]
-    return out
-
-
-def bound_rate(layer: Recurrent) -> tuple[float, str, float]:
-    """(λ1(U), rule, β): ‖∂s_t/∂s_{t-1}‖ <= β for every input (see the module docstring)."""
-    lam = float(spectral_norm(layer.params["weight_hh_l0"]))
-    if isinstance(layer, RNN):
-        return lam, "pascanu: ‖∂s_t/∂s_k‖ <= λ1^(t-k) (tanh' <= 1)", lam
-    if layer.fixed_gate is not None:
-        g = layer.fixed_gate
-        return lam, f"fixed gate g={g:g}: ‖∂s_t/∂s_k‖ <= ((1-g) + g λ1)^(t-k)", (1 - g) + g * lam
-    lam_g = float(spectral_norm(layer.params["weight_hg_l0"]))
-    return (lam, "learned gate: ‖∂s_t/∂s_k‖ <= (max(1, λ1) + λ1(Ug)/2)^(t-k)",
-            max(1.0, lam) + 0.5 * lam_g)
-
-
-def fit_rate(log10_values: np.ndarray, distance: np.ndarray) -> float | None:
-    """Least-squares rate r per step back: ln v ≈ a + d ln r. None with fewer than 2 steps;
-    0 if every value except the one at d = 0 is exactly zero."""
-    if len(distance) < 2:
-        return None
-    ok = np.isfinite(log10_values)
-    if ok.sum() < 2:
-        return 0.0
-    slope = np.polyfit(distance[ok], log10_values[ok] * math.log(10), 1)[0]
-    return float(math.exp(min(slope, 700.0)))
-
-
-def verdict(rate: float | None) -> str:
-    if rate is None:
-        return "n/a"
-    if rate < VANISHING_BELOW:
-        return "vanishing"
-    return "exploding" if rate > EXPLODING_ABOVE else "stable"
-
-
 # --------------------------------------------------------------------------- trace
 
 def trace(model: Model, x: np.ndarray, target: np.ndarray, *, layer: int | None = None,
           loss_at: str | None = None, label: str = "", info: dict | None = None,
-          where: str = "model") -> Trace:
+          where: str = "model", size_option: str = "--input") -> Trace:
     """Trace the gradient through time in layers[layer] (default: the first recurrent one).
 
     x: one sequence (T, I) or a batch (N, T, I); target: what the model's loss compares
     with (with the loss at the last step of a per-step model, the last step's target alone
-    is enough). loss_at: "last", "every", or None for the model's own loss.
+    is enough). loss_at: "last", "every", or None for the model's own loss. size_option:
+    the option to blame when the Jacobians would not fit in memory.
     """
     idx = recurrent_index(model, layer, where)
     rec = model.layers[idx]
@@ -430,62 +316,88 @@ def trace(model: Model, x: np.ndarray, target: np.ndarray, *, layer: int | None 
     target = _targets(model, target, sliced)
     if len(target) != len(x):
         raise InputError(f"--target: {len(target)} samples for {len(x)} input sequences")
-    n, h = x.shape[0], rec.hidden
-    steps = (model.input_shape if idx == 0 else model.shapes[idx - 1])[0]
+    n, h, names = x.shape[0], rec.hidden, rec.state_names
+    steps, width = model.input_shape if idx == 0 else model.shapes[idx - 1]
+    d = len(names) * h                                     # size of the joint state z_t
     from nncli.budget import check_budget
 
-    check_budget(3 * n * steps * h * h * 8, "--input", f"the Jacobians of {n} x {steps} "
-                 f"steps x {h}x{h}", "trace fewer sequences at once")
+    check_budget(3 * n * steps * d * d * 8, size_option, f"the Jacobians of {n} x {steps} "
+                 f"steps x {d}x{d}", "trace fewer or shorter sequences at once")
 
     loss, out_grad = _run(model, x, target, idx, sliced)
     if not np.isfinite(loss):
         raise RunFailed(f"the loss is {loss}; the forward pass overflowed")
-    state_grads = rec.state_grads                          # (N, T, H): the engine's own
     local = out_grad if rec.return_sequences else _last_only(out_grad, steps)
-    jac = rec.step_jacobians()                             # (N, T, H, H)
-    grad_norm = np.linalg.norm(state_grads, axis=-1).mean(axis=0)
-    row = _log10_mean(product_row_log10(jac))
-    lam, rule, beta = bound_rate(rec)
+    jac = rec.step_jacobians()                             # (N, T, D, D)
+    joint_norm = spectral_norm(jac)
+    states = _state_traces(rec, jac, joint_norm)
+    grad_norm = states[names[0]]["grad_norm"]
+    row = log10_mean(product_row_log10(jac))
     dist = np.arange(steps - 1, -1, -1, dtype=float)       # T - t for t = 1..T
-    bound_log10 = dist * (_log10(np.array(beta)) if beta > 0 else -np.inf)
-    bound_log10 = np.where(dist == 0, 0.0, bound_log10)
-    measured_ok = bool(np.all(row <= bound_log10 + BOUND_SLACK * (1 + np.abs(bound_log10))))
-
     if mode == "last":
-        basis, rate = "grad_norm", fit_rate(_log10(grad_norm), dist)
+        basis, rate = "grad_norm", fit_rate(log10(np.array(grad_norm)), dist)
     else:
         basis, rate = "jacobian_product", fit_rate(row, dist)
-
     params, sum_check = _param_traces(rec)
     hm = None
     if mode == "every":
         rows = cols = grid(steps)
         hm = {"t": [r + 1 for r in rows], "k": [c + 1 for c in cols],
-              "log10": _log10_mean(heatmap_log10(jac, rows, cols)).tolist(),
+              "log10": log10_mean(heatmap_log10(jac, rows, cols)).tolist(),
               "exact": len(rows) == steps}
-    gates = None
-    if isinstance(rec, GruLite):
-        g = rec.gates
-        gates = {"mean": g.mean(axis=(0, 2)).tolist(), "min": g.min(axis=(0, 2)).tolist(),
-                 "max": g.max(axis=(0, 2)).tolist()}
+    series = {name: {"label": s.label, "mean": s.values.mean(axis=(0, 2)).tolist(),
+                     "min": s.values.min(axis=(0, 2)).tolist(),
+                     "max": s.values.max(axis=(0, 2)).tolist()}
+              for name, s in rec.trace_series().items()}
+    first = next(iter(series.values()), None)
+    option_values = {name: (rec.get_trace_option(name) if name in rec.trace_options else None)
+                     for name in cell_options()}
     model_info = {"name": model.name, "cell": rec.kind, "layer": idx, "hidden": h,
-                  "input_size": model.input_shape[-1], "steps": steps, "batch": n,
-                  "gate": getattr(rec, "fixed_gate", None), "describe": rec.describe(),
-                  **(info or {})}
+                  "input_size": width, "steps": steps, "batch": n, **option_values,
+                  "states": list(names), "describe": rec.describe(), **(info or {})}
     return Trace(
         label=label or rec.kind, model=model_info, loss_at=mode, loss=loss,
-        t=list(range(1, steps + 1)), grad_norm=grad_norm.tolist(),
+        t=list(range(1, steps + 1)), grad_norm=grad_norm,
         output_grad_norm=np.linalg.norm(local, axis=-1).mean(axis=0).tolist(),
-        step_jacobian_norm=spectral_norm(jac).mean(axis=0).tolist(),
-        jacobian_product_log10=row.tolist(),
-        bound={"rule": rule, "sigma_max": lam, "rate": beta,
-               "log10": bound_log10.tolist(), "holds": measured_ok},
-        fit={"basis": basis, "rate": rate, "verdict": verdict(rate),
+        step_jacobian_norm=joint_norm.mean(axis=0).tolist(),
+        jacobian_product_log10=row.tolist(), bound=_bound(rec, row, dist),
+        fit={"basis": basis, "rate": rate, "verdict": verdict(rate, steps),
              "change": None if rate is None else rate ** (steps - 1),
-             "thresholds": [VANISHING_BELOW, EXPLODING_ABOVE]},
-        params=params, sum_check=sum_check, grads=_grads(model), gates=gates, heatmap=hm,
-        chain=_chain(rec, state_grads, local, jac) if h == 1 else None,
-        notes=[f"batch of {n}: per-sample norms are averaged"] if n > 1 else [])
+             "thresholds": [VANISHING_BELOW, EXPLODING_ABOVE], "min_steps": MIN_FIT_STEPS},
+        params=params, sum_check=sum_check, grads=_grads(model),
+        gates=None if first is None else {k: first[k] for k in ("mean", "min", "max")},
+        heatmap=hm, chain=_chain(rec, local, jac) if d == 1 else None,
+        notes=[f"batch of {n}: per-sample norms are averaged"] if n > 1 else [],
+        states=states, series=series)
+
+
+def _state_traces(rec: Recurrent, jac: np.ndarray, joint_norm: np.ndarray) -> dict:
+    """Per state: its symbol, ‖∂L/∂state_t‖ and the norm of its own Jacobian (the diagonal
+    block of J_t; with one state, J_t itself)."""
+    names, h = rec.state_names, rec.hidden
+    grads = rec.state_gradients()
+    out = {}
+    for i, name in enumerate(names):
+        block = joint_norm if len(names) == 1 else spectral_norm(
+            jac[..., i * h:(i + 1) * h, i * h:(i + 1) * h])
+        out[name] = {"symbol": rec.state_symbol(name),
+                     "grad_norm": np.linalg.norm(grads[name], axis=-1).mean(axis=0).tolist(),
+                     "step_jacobian_norm": block.mean(axis=0).tolist()}
+    return out
+
+
+def _bound(rec: Recurrent, row: np.ndarray, dist: np.ndarray) -> dict:
+    """The cell's bound β^(T-t) beside the measured ‖∂z_T/∂z_t‖ (None: the cell has none)."""
+    b = rec.bound()
+    rate, sigma_max = (None if b.rate is None else float(b.rate)), float(b.sigma_max)
+    if rate is None:
+        return {"rule": b.rule, "sigma_max": sigma_max, "rate": None,
+                "log10": [None] * len(dist), "holds": None}
+    bound_log10 = dist * (log10(np.array(rate)) if rate > 0 else -np.inf)
+    bound_log10 = np.where(dist == 0, 0.0, bound_log10)
+    holds = bool(np.all(row <= bound_log10 + BOUND_SLACK * (1 + np.abs(bound_log10))))
+    return {"rule": b.rule, "sigma_max": sigma_max, "rate": rate,
+            "log10": bound_log10.tolist(), "holds": holds}
 
 
 def _last_only(out_grad: np.ndarray, steps: int) -> np.ndarray:
@@ -523,18 +435,21 @@ def _grads(model: Model) -> dict:
             for name, g in model.named_grads().items()}
 
 
-def _chain(rec: Recurrent, state_grads, local, jac) -> list[dict]:
-    """Scalar cell, sample 0: ∂L/∂s_t = (from the output at t) + J_{t+1} ∂L/∂s_{t+1}."""
-    states = rec.states[0, :, 0]     # the layer's cached states s_1..s_T
-    u = float(rec.params["weight_hh_l0"][0, 0])
+def _chain(rec: Recurrent, local: np.ndarray, jac: np.ndarray) -> list[dict]:
+    """A cell with one scalar state, sample 0: ∂L/∂s_t = (from the output at t) +
+    J_{t+1} ∂L/∂s_{t+1}, each factor worked out by the cell where it can."""
+    name = rec.state_names[0]
+    states = rec.state_values()[name][0, :, 0]
+    grads = rec.state_gradients()[name][0, :, 0]
     steps, rows = len(states), []
     for t in range(steps - 1, -1, -1):
-        factor = float(jac[0, t + 1, 0, 0]) if t + 1 < steps else None
+        nxt = t + 1 < steps
+        factor = float(jac[0, t + 1, 0, 0]) if nxt else None
+        explain = rec.explain_factor(t + 2) if nxt else None
         rows.append({
             "t": t + 1, "state": float(states[t]), "from_output": float(local[0, t, 0]),
-            "factor": factor,
-            "tanh_derivative_next": float(1 - states[t + 1] ** 2) if factor is not None
-            else None,
-            "carried": factor * float(state_grads[0, t + 1, 0]) if factor is not None else 0.0,
-            "grad": float(state_grads[0, t, 0]), "u": u})
+            "factor": factor, "carried": factor * float(grads[t + 1]) if nxt else 0.0,
+            "grad": float(grads[t]),
+            "explain": None if explain is None else {"formula": explain[0],
+                                                     "values": explain[1]}})
     return rows

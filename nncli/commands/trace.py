@@ -1,7 +1,9 @@
-"""`nncli grad-trace`: watch the gradient flow back through time in rnn and gru-lite layers.
+"""`nncli grad-trace`: watch the gradient flow back through time in a recurrent layer.
 
 Thin: parse options, build the model(s) and the sequence, call `nncli.trace.trace` for each
 run, then render with rich (or print JSON). numpy and rich are imported inside functions.
+No cell is named here: the cells and their own options (like `--gate`) come from the
+recurrent layers of the registry (nncli.trace.cells, cell_options).
 """
 
 from __future__ import annotations
@@ -37,13 +39,13 @@ def _floats(option: str, text: str) -> list[float]:
 
 
 def _cells(text: str) -> list[str]:
-    from nncli.trace import CELLS
+    from nncli.trace import cells as known
 
     cells = [c.strip() for c in text.split(",") if c.strip()]
     for c in cells:
-        if c not in CELLS:
+        if c not in known():
             raise InputError(f"--compare: unknown cell '{c}'; expected a comma list of "
-                             f"rnn, gru-lite (like rnn,gru-lite)")
+                             f"{', '.join(known())} (like rnn,gru-lite)")
     if not cells:
         raise InputError("--compare: expected a comma list of cells like rnn,gru-lite")
     return cells
@@ -71,53 +73,67 @@ def _shape_hint(model: Model, x: np.ndarray) -> None:
 
 def _spec_runs(config: str, opts: dict) -> list[Trace]:
     from nncli import trace as core
-    from nncli.spec import load_spec
+    from nncli.loading import load
 
     for flag in ("cell", "hidden", "input_size", "compare"):
         if opts[flag] is not None:
             name = "--" + flag.replace("_", "-")
             raise InputError(f"{name}: only for the built-in model; CONFIG defines the "
                              f"model (drop {name} or CONFIG)")
-    spec = load_spec(config)
-    if opts["steps"] is not None:
+
+    def set_steps(spec) -> None:
+        """--steps T: the spec's input [T, F] (or [T] of token ids) gets T steps."""
+        if opts["steps"] is None:
+            return
         core.check_int("--steps", opts["steps"], 1)
-        if len(spec.input_shape) != 2:
+        if len(spec.input_shape) not in (1, 2):
             raise InputError(f"--steps: the spec's input {list(spec.input_shape)} is not a "
                              f"sequence [T, F]")
-        spec.input_shape = (opts["steps"], spec.input_shape[1])
-    model = spec.build()
-    if opts["weights"]:
-        from nncli.checkpoint import load_weights
+        spec.input_shape = (opts["steps"], *spec.input_shape[1:])
 
-        model.load_state(load_weights(opts["weights"]), source="--weights")
+    loaded = load(config, opts["weights"], adjust=set_steps)
+    spec, model = loaded.spec, loaded.model
     idx = core.recurrent_index(model, opts["layer"], spec.where(("layers",)))
     rec = model.layers[idx]
-    if opts["gate"] is not None:
-        core.fix_gate(rec, opts["gate"])
+    core.apply_cell_options(rec, opts["cell_options"],
+                            f"this model's recurrent layer is {rec.kind}")
     x, target, what = _data(model, opts, spec)
     base = {k: v.copy() for k, v in rec.params.items()}
+    weights = None if loaded.weights is None else str(loaded.weights)
     runs = []
     for scale in opts["scales"] or [None]:
         rec.params.update({k: v.copy() for k, v in base.items()})
         if scale is not None:
-            core.rescale(rec, scale)
+            rec.rescale(scale)
         label = spec.name + ("" if scale is None else f" λ1={scale:g}")
-        info = {"source": config, "weights": opts["weights"], "scale": scale,
+        info = {"source": str(config), "weights": weights, "scale": scale,
                 "seed": opts["seed"], **what}
         runs.append(core.trace(model, x, target, layer=idx, loss_at=opts["loss_at"],
-                               label=label, info=info, where=spec.where(("layers",))))
+                               label=label, info=info, where=spec.where(("layers",)),
+                               size_option=_size_option(opts)))
     return runs
+
+
+def _size_option(opts: dict) -> str:
+    """The option that sets the sequence's size, for a memory-budget error."""
+    return "--input" if opts["input"] is not None or opts["steps"] is None else "--steps"
 
 
 def _builtin_runs(opts: dict) -> list[Trace]:
     from nncli import trace as core
 
-    cells = _cells(opts["compare"]) if opts["compare"] else [opts["cell"] or "rnn"]
     if opts["compare"] and opts["cell"]:
         raise InputError("--cell: give either --cell or --compare, not both")
+    cells = _cells(opts["compare"]) if opts["compare"] else [opts["cell"] or "rnn"]
     if opts["layer"] is not None:
         raise InputError("--layer: only with CONFIG (the built-in model has one recurrent "
                          "layer)")
+    owners = core.cell_options()
+    given = {k: v for k, v in opts["cell_options"].items() if v is not None}
+    for name in given:
+        if opts["compare"] and not set(owners.get(name, [])) & set(cells):
+            raise InputError(f"--{name} is an option of {' and '.join(owners[name])} only; "
+                             f"the compared cells are {', '.join(cells)}")
     steps, width, x = opts["steps"], opts["input_size"], None
     if opts["input"] is not None:
         x = _read_sequence(opts["input"], "--input", width)
@@ -128,23 +144,25 @@ def _builtin_runs(opts: dict) -> list[Trace]:
     width = 1 if width is None else width
     runs, data = [], None
     for cell in cells:
-        gate = opts["gate"] if cell == "gru-lite" or not opts["compare"] else None
+        # With --compare a cell's own option goes to the cells that have it.
+        own = {k: v for k, v in given.items()
+               if not opts["compare"] or cell in owners.get(k, [])}
         for scale in opts["scales"] or [None]:
-            model = core.builtin_model(cell, steps, hidden, width, opts["seed"], gate)
+            model = core.builtin_model(cell, steps, hidden, width, opts["seed"], own)
             if opts["weights"]:
                 from nncli.checkpoint import load_weights
 
                 model.load_state(load_weights(opts["weights"]), source="--weights")
             if scale is not None:
-                core.rescale(model.layers[0], scale)
+                model.layers[0].rescale(scale)
             if data is None:
                 data = _data(model, {**opts, "input": None}, None, x)
-            label = cell + ("" if gate is None else f" g={gate:g}") + (
+            label = cell + "".join(f" {k}={v:g}" for k, v in own.items()) + (
                 "" if scale is None else f" λ1={scale:g}")
             info = {"source": "built-in", "weights": opts["weights"], "scale": scale,
                     "seed": opts["seed"], **data[2]}
             runs.append(core.trace(model, data[0], data[1], loss_at=opts["loss_at"] or "last",
-                                   label=label, info=info))
+                                   label=label, info=info, size_option=_size_option(opts)))
     return runs
 
 
@@ -198,11 +216,12 @@ def _data(model: Model, opts: dict, spec, x: np.ndarray | None = None
 
 @app.command("grad-trace")
 def grad_trace(
-    config: str | None = typer.Argument(None, metavar="[CONFIG]", help="A YAML spec with an "
-                                        "rnn or gru-lite layer. Without it: a built-in model "
-                                        "(see --cell)."),
+    config: str | None = typer.Argument(None, metavar="[CONFIG]", help="A YAML spec with a "
+                                        "recurrent layer, or a run folder made by 'nncli "
+                                        "train' (its weights: best.npz, else last.npz). "
+                                        "Without it: a built-in model (see --cell)."),
     cell: str | None = typer.Option(None, "--cell", help="Built-in model's cell: rnn "
-                                    "(default) or gru-lite."),
+                                    "(default) or another recurrent layer (nncli layers)."),
     steps: int | None = typer.Option(None, "--steps", help="Sequence length T (built-in: "
                                      "default 20; with CONFIG: overrides input [T, F])."),
     hidden: int | None = typer.Option(None, "--hidden", help="Built-in: hidden size H "
@@ -228,8 +247,9 @@ def grad_trace(
                                        "step only (built-in default); every: the loss at "
                                        "every step (default for a spec whose output is per "
                                        "step)."),
-    gate: float | None = typer.Option(None, "--gate", help="gru-lite: hold the gate at this "
-                                      "value in [0, 1]; --gate 1 is exactly the simple rnn."),
+    gate: float | None = typer.Option(None, "--gate", help="Only for a cell with a gate to "
+                                      "hold (gru-lite): hold it at this value in [0, 1]; "
+                                      "--gate 1 is exactly the simple rnn."),
     compare: str | None = typer.Option(None, "--compare", help="Built-in: trace several "
                                        "cells on the same input, e.g. rnn,gru-lite."),
     layer: int | None = typer.Option(None, "--layer", help="With CONFIG: index of the "
@@ -239,13 +259,15 @@ def grad_trace(
                                    f"tables (default: at most {ROWS_SHOWN} rows)."),
     as_json: bool = json_option(extra="One run: an object; several: {\"runs\": [...]}."),
 ) -> None:
-    """Trace the gradient back through time in an rnn or gru-lite: why simple RNNs forget.
+    """Trace the gradient back through time in a recurrent layer: why simple RNNs forget.
 
     Per step t: ‖∂L/∂s_t‖ (log bars), the step factor ‖∂s_t/∂s_t-1‖, the Jacobian
     product ‖∂s_T/∂s_t‖ beside its bound λ1^(T-t) (Pascanu, Mikolov & Bengio 2013), and a
     verdict — vanishing, stable or exploding — from the fitted rate per step back
-    (< 0.95 vanishing, > 1.05 exploding). Per parameter: how much of its gradient each
-    step contributes (checked to sum to the engine's gradient). gru-lite: gate statistics.
+    (< 0.95 vanishing, > 1.05 exploding; fewer than 5 steps are too short to judge). Per
+    parameter: how much of its gradient each step contributes (checked to sum to the
+    engine's gradient). A cell with two states (an lstm's h and c) shows both; gated
+    cells show their gates per step.
 
     [bold]Examples[/]
 
@@ -257,21 +279,22 @@ def grad_trace(
 
       nncli grad-trace --cell gru-lite --gate 1 --json
 
-      nncli grad-trace configs/adding_rnn.yaml --weights runs/adding_rnn/weights.npz
+      nncli grad-trace runs/adding_rnn
+
+      nncli grad-trace configs/adding_rnn.yaml --weights runs/adding_rnn/best.npz
     """
     opts = {"cell": cell, "steps": steps, "hidden": hidden, "input_size": input_size,
             "seed": seed, "input": input_, "target": target, "sample": sample,
-            "loss_at": loss_at, "gate": gate, "compare": compare, "layer": layer,
-            "weights": weights}
+            "loss_at": loss_at, "compare": compare, "layer": layer, "weights": weights,
+            "cell_options": {"gate": gate}}
     from nncli import trace as core
 
     core.check_int("--seed", seed, 0)
     core.check_int("--sample", sample, 0)
-    core.check_gate(gate)
     if loss_at is not None and loss_at not in core.LOSS_AT:
         raise InputError(f"--loss-at: expected last or every, got '{loss_at}'")
-    if cell is not None and cell not in core.CELLS:
-        raise InputError(f"--cell: expected rnn or gru-lite, got '{cell}'")
+    if cell is not None:
+        core.check_cell("--cell", cell)
     opts["scales"] = _floats("--scale", scale) if scale is not None else None
     runs = _spec_runs(config, opts) if config is not None else _builtin_runs(opts)
     if as_json:

@@ -134,11 +134,28 @@ class GruLite(Recurrent):
             self.params.pop(key, None)
             self.grads.pop(key, None)
 
+    def get_trace_option(self, name):
+        return self.fixed_gate if name == "gate" else None
+
     def state_symbol(self, name):
         return "s"                                       # the course notes' s_t
 
     def trace_series(self):
         return {"gate": Series("gate", self.gates)}
+
+    def explain_factor(self, t):
+        """ds_t/ds_{t-1} of a scalar cell (t = 1..T, sample 0), the step_jacobians formula."""
+        g, c = float(self.gates[0, t - 1, 0]), float(self._cands[0, t - 1, 0])
+        u = float(self.params["weight_hh_l0"][0, 0])
+        if self.fixed_gate is not None:
+            return (f"(1 - g) + g U (1 - c_{t}²) = (1 - {{0:short}}) + ({{0:short}})"
+                    f"({{1:short}})(1 - {{2:square}}²)", [g, u, c])
+        prev = float(self.states[0, t - 2, 0]) if t > 1 else 0.0
+        ug = float(self.params["weight_hg_l0"][0, 0])
+        return (f"(1 - g_{t}) + g_{t} U (1 - c_{t}²) + (c_{t} - s_{t - 1}) g_{t} (1 - g_{t}) "
+                f"Ug = (1 - {{0:precise}}) + ({{0:precise}})({{1:short}})(1 - {{2:square}}²) "
+                f"+ ({{2:precise}} - {{3:precise}})({{0:precise}})(1 - {{0:precise}})"
+                f"({{4:short}})", [g, u, c, prev, ug])
 
     def bound(self):
         """J = diag(1-g) + diag(g (1-c²)) U + diag((c - s_{t-1}) g (1-g)) Ug. A fixed gate

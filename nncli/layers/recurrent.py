@@ -11,8 +11,10 @@ States
   state_symbol(name)     how the text writes it (rnn and gru-lite write s_t as the course
                          notes do); default: the name.
   state_values()         after forward: name -> (N, T, H), state_t for t = 1..T.
-  state_gradients()      after backward: name -> (N, T, H), dL/dstate_t: the total
-                         gradient (from the output at t and carried back from t+1).
+  state_gradients()      after backward: name -> (N, T, H), dL/dstate_t as a part of
+                         dL/dz_t (z_t below; the other states held): what arrives from the
+                         output at t (the output state only) plus what is carried back,
+                         so dL/dz_{t-1} = J_t^T dL/dz_t + (the output's part at t-1).
                          The defaults serve one-state cells from `states` / `state_grads`.
 
 Jacobians and the bound (the joint state z_t = all states concatenated in state_names
@@ -23,7 +25,7 @@ order, size S*H; for one state z_t is that state)
                          diag(f_t) (the constant error carousel).
   bound()                a `Bound`: ‖J_t‖ <= rate for every input, the largest singular
                          value it is built from and a one-line rule; rate None if the cell
-                         has no bound to offer.
+                         has no bound to offer (the rule then says why).
 
 Parameters
   step_param_grads()     after backward: name -> (T, *shape), each step's contribution;
@@ -34,14 +36,16 @@ What else to show
                          cell states... shown per step (mean [min, max]); default none.
   explain_factor(t)      for a scalar cell (H = 1), sample 0: the step factor dz_t/dz_{t-1}
                          worked out, as (template, values) where the template's fields
-                         `{i:short}` / `{i:precise}` say how to print values[i]; or None.
+                         `{i:short}` / `{i:precise}` say how to print values[i] (and
+                         `{i:square}`: precise, in parentheses if negative, before a ²).
 
 Options and set-up
   trace_options          {name: nncli.options.Option}: grad-trace options that only this
                          cell has (gru-lite's `gate`); grad-trace refuses them on other
                          cells, naming the cells that have them.
   set_trace_option(name, value)   applies one (may change the parameter set; call before
-                         init_params, or after loading weights).
+                         init_params, or after loading weights); get_trace_option(name)
+                         reads its value back (None: not set), e.g. a spec's gate: 0.5.
   rescale(scale)         scale the recurrent weights so `bound().sigma_max` becomes scale.
   init_builtin(input_shape, seed)  the seeded weights of grad-trace's built-in model.
 """
@@ -164,6 +168,9 @@ class Recurrent(Layer):
 
     def set_trace_option(self, name: str, value) -> None:
         raise InputError(f"--{name}: not an option of a {self.kind} cell")
+
+    def get_trace_option(self, name: str):
+        return None
 
     def rescale(self, scale: float) -> None:
         """Default: U = weight_hh_l0 <- U * scale / λ1(U), for cells whose bound is built

@@ -97,7 +97,7 @@ class RNN(Recurrent):
     def explain_factor(self, t):
         """ds_t/ds_{t-1} = U (1 - s_t²) for a scalar cell (t = 1..T, sample 0)."""
         u, s = float(self.params["weight_hh_l0"][0, 0]), float(self.states[0, t - 1, 0])
-        return f"U (1 - s_{t}²) = ({{0:short}})(1 - {{1:precise}}²)", [u, s]
+        return f"U (1 - s_{t}²) = ({{0:short}})(1 - {{1:square}}²)", [u, s]
 
     def describe(self):
         out = "all steps" if self.return_sequences else "last step"

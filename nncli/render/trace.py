@@ -1,10 +1,13 @@
 """Rendering of `nncli grad-trace` results (nncli.trace.Trace): the per-step table with
 log-scale bars and sparklines, the verdict, the bound, the scalar chain rule, per-parameter
-step contributions and the Jacobian-product heatmap. No maths beyond formatting."""
+step contributions and the Jacobian-product heatmap. No maths beyond formatting, and no
+cell named: states, their symbols and the extra series come with the Trace.
+"""
 
 from __future__ import annotations
 
 import math
+import string
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -17,7 +20,38 @@ HEATMAP_SHOWN = 14
 STEP_COLUMNS_UP_TO = 12    # per-parameter table: one column per step up to this T
 ENGINE_GRADS_UP_TO = 64    # show every model gradient when the model is this small
 VERDICT_STYLE = {"vanishing": "bold blue", "exploding": "bold red", "stable": "bold green",
-                 "n/a": "dim"}
+                 "n/a": "dim", "too-short": "bold"}
+
+
+# --------------------------------------------------------------------------- symbols
+
+def _sym(run: Trace) -> str:
+    """The symbol of the state the Jacobians act on: the one state's (s), else z (joint)."""
+    states = run.states
+    return next(iter(states.values()))["symbol"] if len(states) == 1 else "z"
+
+
+def _main(run: Trace) -> str:
+    """The symbol of the state the layer outputs (the first)."""
+    return next(iter(run.states.values()))["symbol"]
+
+
+def _joint_note(run: Trace) -> str:
+    if len(run.states) == 1:
+        return ""
+    parts = ", ".join(f"{s['symbol']}_t" for s in run.states.values())
+    return f"; z_t = ({parts}), all the cell's states"
+
+
+class _Values(string.Formatter):
+    """Fills a cell's worked formula: {0:short} like 1.5, {0:precise} with 10 decimals,
+    {0:square} like precise but (-0.5) in parentheses, as it is squared."""
+
+    def format_field(self, value, format_spec):
+        if format_spec == "short":
+            return _fmt(value)
+        text = _precise(value)
+        return f"({text})" if format_spec == "square" and value < 0 else text
 
 
 # --------------------------------------------------------------------------- rendering
@@ -109,8 +143,14 @@ def _verdict_text(run: Trace):
     if fit["rate"] is None:
         text.append(" (one step: nothing to fit)")
         return text
-    basis = ("‖∂L/∂s_t‖" if fit["basis"] == "grad_norm" else "‖∂s_T/∂s_t‖")
+    s, z = _main(run), _sym(run)
+    basis = (f"‖∂L/∂{s}_t‖" if fit["basis"] == "grad_norm" else f"‖∂{z}_T/∂{z}_t‖")
     steps = run.model["steps"]
+    if fit["verdict"] == "too-short":
+        text.append(f" TO JUDGE — {steps} steps; a rate needs at least {fit['min_steps']} "
+                    f"(a line through {steps} points always fits: r = {_fmt(fit['rate'])} "
+                    f"per step back of {basis}); trace a longer sequence (--steps)")
+        return text
     text.append(f" — {basis} changes by a factor r = {_fmt(fit['rate'])} per step back "
                 f"(least-squares fit over {steps} steps; r^{steps - 1} = "
                 f"{_fmt(fit['change'], 3)}); vanishing below {fit['thresholds'][0]}, "
@@ -126,101 +166,185 @@ def _header(run: Trace) -> str:
     scale = "" if m.get("scale") is None else f", U rescaled to λ1 = {m['scale']:g}"
     scale += f", weights {m['weights']}" if m.get("weights") else ""
     where = {"last": "the last step", "every": "every step"}.get(run.loss_at, "the output")
+    layer_in = f"layers[{m['layer']}]'s input" if m["layer"] else "input"
     return (f"[bold]{escape(run.label)}[/]  {src}: layers[{m['layer']}] {m['cell']} "
-            f"({m['describe']}), input {m['steps']}x{m['input_size']}, batch {m['batch']}"
+            f"({m['describe']}), {layer_in} {m['steps']}x{m['input_size']}, "
+            f"batch {m['batch']}"
             f"{scale}\ninput: {m.get('input', 'given')} · target: {m.get('target', 'given')} · "
             f"loss at {where}: "
             f"L = {_precise(run.loss)}")
 
 
-def _steps_table(run: Trace, all_steps: bool):
+def _table():
     from rich import box
-    from rich.markup import escape
     from rich.table import Table
 
-    b = run.bound
-    logs = _log10s(run.grad_norm)
-    finite = [v for v in logs if math.isfinite(v)]
-    lo, hi = (min(finite), max(finite)) if finite else (0.0, 0.0)
-    heading = (f"gradient per step (t = 1..{run.model['steps']}; s_0 = 0)"
-               + _rows_note(len(run.t), all_steps)
-               + f"\nbound = β^(T-t), β = {_fmt(b['rate'])} (below)"
-               + ("; from y_t: the part arriving from the output at t"
-                  if run.loss_at != "last" else ""))
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
-    headers = ["t", "‖∂L/∂s_t‖", "(log)"]
-    if run.loss_at != "last":
-        headers.append("from y_t")
-    headers += ["‖∂s_t/∂s_t-1‖", "‖∂s_T/∂s_t‖", "bound"]
-    if run.gates:
-        headers.append("gate [min,max]")
+    return Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+
+
+def _add_columns(table, headers: list[str]) -> None:
+    from rich.markup import escape
+
     for name in headers:
         table.add_column(escape(name), justify="left" if name == "(log)" else "right",
                          no_wrap=True, min_width=min(len(name), 13))
+
+
+def _series_cells(run: Trace, i: int) -> list[str]:
+    return [f"{v['mean'][i]:.2f} [{v['min'][i]:.2f},{v['max'][i]:.2f}]"
+            for v in run.series.values()]
+
+
+def _steps_table(run: Trace, all_steps: bool, width: int):
+    """The main per-step table; the cell's series join it when it has one state and they
+    fit in `width`, else `_states_tables` show them (and every state's own path)."""
+    b = run.bound
+    s, z = _main(run), _sym(run)
+    logs = _log10s(run.grad_norm)
+    finite = [v for v in logs if math.isfinite(v)]
+    lo, hi = (min(finite), max(finite)) if finite else (0.0, 0.0)
+    bound = (f"\nbound = β^(T-t), β = {_fmt(b['rate'])} (below)" if b["rate"] is not None
+             else "")
+    heading = (f"gradient per step (t = 1..{run.model['steps']}; {s}_0 = 0{_joint_note(run)})"
+               + _rows_note(len(run.t), all_steps) + bound
+               + ("; from y_t: the part arriving from the output at t"
+                  if run.loss_at != "last" else ""))
+    headers = ["t", f"‖∂L/∂{s}_t‖", "(log)"]
+    if run.loss_at != "last":
+        headers.append("from y_t")
+    headers += [f"‖∂{z}_t/∂{z}_t-1‖", f"‖∂{z}_T/∂{z}_t‖", "bound"]
+    rows = []
     for i in _rows(len(run.t), all_steps):
         row = [str(run.t[i]), _fmt(run.grad_norm[i]), _log_bar(logs[i], lo, hi, 10)]
         if run.loss_at != "last":
             row.append(_fmt(run.output_grad_norm[i]))
         row += [_fmt(run.step_jacobian_norm[i]), _fmt_log10(run.jacobian_product_log10[i]),
-                _fmt_log10(b["log10"][i])]
-        if run.gates:
-            g = run.gates
-            row.append(f"{g['mean'][i]:.2f} [{g['min'][i]:.2f},{g['max'][i]:.2f}]")
+                _fmt_log10(b["log10"][i]) if b["rate"] is not None else "-"]
+        rows.append((i, row))
+    if len(run.states) == 1 and run.series:
+        table = _table()
+        _add_columns(table, headers + [f"{v['label']} [min,max]" for v in run.series.values()])
+        for i, row in rows:
+            table.add_row(*row, *_series_cells(run, i))
+        if _width(table) <= width:
+            return _titled(heading, table), False
+    table = _table()
+    _add_columns(table, headers)
+    for _, row in rows:
         table.add_row(*row)
-    return _titled(heading, table)
+    return _titled(heading, table), bool(run.series) or len(run.states) > 1
+
+
+def _states_tables(run: Trace, all_steps: bool, width: int) -> list:
+    """Per step: the other states' gradients, each state's own Jacobian (a diagonal block
+    of J_t, e.g. an lstm's ∂c_t/∂c_t-1 = diag(f_t)), then the cell's series; packed into
+    as many tables as it takes to fit `width`."""
+    steps = _rows(len(run.t), all_steps)
+    columns: list[tuple[str, list[str]]] = []
+    if len(run.states) > 1:
+        for i, st in enumerate(run.states.values()):
+            x = st["symbol"]
+            if i:                                  # the first is in the main table
+                columns.append((f"‖∂L/∂{x}_t‖", [_fmt(st["grad_norm"][j]) for j in steps]))
+            columns.append((f"‖∂{x}_t/∂{x}_t-1‖",
+                            [_fmt(st["step_jacobian_norm"][j]) for j in steps]))
+    for v in run.series.values():
+        columns.append((f"{v['label']} [min,max]",
+                        [f"{v['mean'][j]:.2f} [{v['min'][j]:.2f},{v['max'][j]:.2f}]"
+                         for j in steps]))
+    heading = ("per step: each state's own path back through time (its block of J_t) and "
+               "the cell's series" if len(run.states) > 1 else "per step: the cell's series")
+    tables, chunk = [], []
+
+    def make(cols):
+        table = _table()
+        _add_columns(table, ["t"] + [name for name, _ in cols])
+        for k, j in enumerate(steps):
+            table.add_row(str(run.t[j]), *[values[k] for _, values in cols])
+        return table
+
+    for col in columns:
+        if chunk and _width(make([*chunk, col])) > width:
+            tables.append(make(chunk))
+            chunk = []
+        chunk.append(col)
+    if chunk:
+        tables.append(make(chunk))
+    return [_titled(heading, tables[0]), *tables[1:]]
+
+
+def _width(renderable) -> int:
+    from rich.console import Console
+
+    console = Console(width=10_000)
+    return console.measure(renderable).maximum
 
 
 def _bound_text(run: Trace) -> str:
     b = run.bound
+    if b["rate"] is None:
+        return b["rule"]                 # the cell says why it has no bound
     ok = "[green]holds at every step[/]" if b["holds"] else "[red]VIOLATED[/]"
-    return (f"λ1(U) = {_fmt(b['sigma_max'])} (largest singular value of weight_hh_l0); "
-            f"bound {b['rule']}; β = {_fmt(b['rate'])}: {ok}")
+    return (f"λ1 = {_fmt(b['sigma_max'])} (largest singular value of the recurrent "
+            f"weights); bound {b['rule']}; β = {_fmt(b['rate'])}: {ok}")
 
 
 def _chain_lines(run: Trace) -> list[str]:
     """The scalar chain of the notes: ∂L/∂s_t = (from y*_t) + ∂s_t+1/∂s_t · ∂L/∂s_t+1."""
+    s = _main(run)
     lines = ["[bold]chain rule back through time[/] (scalar cell, sample 0): "
-             "∂L/∂s_t = (from the output at t) + ∂s_t+1/∂s_t · ∂L/∂s_t+1"]
-    rnn = run.model["cell"] == "rnn"
+             f"∂L/∂{s}_t = (from the output at t) + ∂{s}_t+1/∂{s}_t · ∂L/∂{s}_t+1"]
     for c in reversed(run.chain):
-        lines.append(f"  s_{c['t']} = {_precise(c['state'])}")
+        lines.append(f"  {s}_{c['t']} = {_precise(c['state'])}")
     for c in run.chain:
         t = c["t"]
         if c["factor"] is None:
-            lines.append(f"  ∂L/∂s_{t} = {_precise(c['from_output'])} (from the output at "
+            lines.append(f"  ∂L/∂{s}_{t} = {_precise(c['from_output'])} (from the output at "
                          f"{t})")
             continue
-        why = (f"U (1 - s_{t + 1}²) = ({_fmt(c['u'])})(1 - {_precise(_state(run, t + 1))}²) = "
-               if rnn else "")
-        lines.append(f"  ∂s_{t + 1}/∂s_{t} = {why}{_precise(c['factor'])}")
-        lines.append(f"  ∂L/∂s_{t} = {_precise(c['from_output'])} + "
+        how = c.get("explain")
+        why = f"{_Values().format(how['formula'], *how['values'])} = " if how else ""
+        lines.append(f"  ∂{s}_{t + 1}/∂{s}_{t} = {why}{_precise(c['factor'])}")
+        lines.append(f"  ∂L/∂{s}_{t} = {_precise(c['from_output'])} + "
                      f"({_precise(c['factor'])})({_precise(_grad(run, t + 1))}) = "
                      f"{_precise(c['grad'])}")
     return lines
-
-
-def _state(run: Trace, t: int) -> float:
-    return next(c["state"] for c in run.chain if c["t"] == t)
 
 
 def _grad(run: Trace, t: int) -> float:
     return next(c["grad"] for c in run.chain if c["t"] == t)
 
 
-def _params_table(run: Trace, all_steps: bool):
-    from rich import box
-    from rich.table import Table
+def _params_table(run: Trace, all_steps: bool, width: int = 100):
+    """One column per step when there are few steps and they fit in `width`; else the
+    shares of the last step, the last 10% and the first half, and a sparkline."""
+    steps = len(run.t)
+    if steps <= STEP_COLUMNS_UP_TO or all_steps and steps <= 3 * STEP_COLUMNS_UP_TO:
+        heading, table = _params_layout(run, per_step=True)
+        if _width(table) <= width:
+            return _titled(heading, table)
+    return _titled(*_params_layout(run, per_step=False))
 
+
+def _params_layout(run: Trace, per_step: bool):
     steps = len(run.t)
     idx = run.model["layer"]
-    per_step = steps <= STEP_COLUMNS_UP_TO or all_steps and steps <= 3 * STEP_COLUMNS_UP_TO
-    heading = ("where each parameter's gradient comes from: per-step contributions G_t "
-               "(share = <G_t, G>/‖G‖², the shares sum to 1)")
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    table = _table()
     names = [f"{idx}.{name}" for name in run.params]
     table.add_column("parameter", no_wrap=True, min_width=max(map(len, names)))
     scalar = all(p.step_value is not None for p in run.params.values())
-    table.add_column("∂L/∂θ" if scalar else "‖∂L/∂θ‖", justify="right")
+    some_scalar = any(p.step_value is not None for p in run.params.values())
+    # The heading defines exactly what the cells show: G_t itself (scalars, per step) or
+    # the share <G_t, G>/‖G‖² in percent.
+    shares = "cells are the share <G_t, G>/‖G‖² in %, the shares summing to 100%"
+    heading = "where each parameter's gradient comes from: per-step contributions G_t; "
+    if per_step and scalar:
+        heading += "the cells are G_t itself, summing to ∂L/∂θ"
+    elif per_step and some_scalar:
+        heading += f"a scalar's cells are G_t itself, summing to ∂L/∂θ; other {shares}"
+    else:
+        heading += f"the {shares}" + ("" if per_step else "; ‖G_t‖ per step as a sparkline")
+    table.add_column("∂L/∂θ" if scalar else "‖∂L/∂θ‖", justify="right", no_wrap=True)
     if per_step:
         for t in run.t:
             table.add_column(f"t={t}", justify="right")
@@ -240,11 +364,12 @@ def _params_table(run: Trace, all_steps: bool):
                     f"{100 * sum(p.step_share[:steps // 2]):.1f}%",
                     _spark(_log10s(p.step_norm), 32)]
         table.add_row(*row)
-    return _titled(heading, table)
+    return heading, table
 
 
-def _heatmap(run: Trace, width: int = 100):
-    """log10 ‖∂s_t/∂s_k‖, row t, column k <= t, coloured blue (shrinks) to red (grows)."""
+def _heatmap(run: Trace, width: int = 100, coloured: bool = True):
+    """log10 ‖∂z_t/∂z_k‖, row t, column k <= t, coloured blue (shrinks) to red (grows);
+    without colour (NO_COLOR, a pipe) the heading describes only the numbers' signs."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -263,8 +388,9 @@ def _heatmap(run: Trace, width: int = 100):
     shown = [vals[i][j] for i in rows for j in cols
              if vals[i][j] is not None and math.isfinite(vals[i][j])]
     scale = max((abs(v) for v in shown), default=0.0)
-    heading = ("log10 ‖∂s_t/∂s_k‖ (row t, column k): 0 = unchanged, -3 = 1000x smaller; "
-               "blue shrinks, red grows")
+    z = _sym(run)
+    heading = (f"log10 ‖∂{z}_t/∂{z}_k‖ (row t, column k): 0 = unchanged, -3 = 1000x "
+               f"smaller, 3 = 1000x larger" + ("; blue shrinks, red grows" if coloured else ""))
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
     table.add_column("t \\ k", justify="right", style="dim")
     for j in cols:
@@ -310,8 +436,13 @@ def _flatten(v) -> list[float]:
 
 def _show_one(console, run: Trace, all_steps: bool) -> None:
     console.print(_header(run))
-    console.print(_steps_table(run, all_steps))
-    console.print(f"‖∂L/∂s_t‖ (log), t = 1 → {len(run.t)}:  {_spark(_log10s(run.grad_norm))}")
+    table, more = _steps_table(run, all_steps, console.width)
+    console.print(table)
+    if more:
+        for table in _states_tables(run, all_steps, console.width):
+            console.print(table)
+    console.print(f"‖∂L/∂{_main(run)}_t‖ (log), t = 1 → {len(run.t)}:  "
+                  f"{_spark(_log10s(run.grad_norm))}")
     console.print(_verdict_text(run))
     console.print(_bound_text(run))
     if run.chain:
@@ -319,14 +450,15 @@ def _show_one(console, run: Trace, all_steps: bool) -> None:
         for line in _chain_lines(run):
             console.print(line)
     console.print()
-    console.print(_params_table(run, all_steps))
+    console.print(_params_table(run, all_steps, console.width))
     sc = run.sum_check
     console.print(f"checked: the per-step contributions sum to the engine's gradients "
                   f"(max |Σ_t G_t - G| = {sc['max_abs_error']:.2g}, tolerance "
                   f"{sc['tolerance']:.2g})")
     if run.heatmap:
         console.print()
-        console.print(_heatmap(run, console.width))
+        coloured = console.color_system is not None and not console.no_color
+        console.print(_heatmap(run, console.width, coloured))
         if not run.heatmap["exact"]:
             console.print(f"[dim]computed on {len(run.heatmap['t'])} evenly spaced steps per "
                           f"axis (all values in --json)[/]")
@@ -337,34 +469,43 @@ def _show_one(console, run: Trace, all_steps: bool) -> None:
         console.print(f"[dim]{note}[/]")
 
 
+def _common(symbols: set[str], otherwise: str) -> str:
+    return next(iter(symbols)) if len(symbols) == 1 else otherwise
+
+
 def _show_many(console, runs: list[Trace], all_steps: bool) -> None:
-    from rich import box
     from rich.markup import escape
-    from rich.table import Table
     from rich.text import Text
 
     first = runs[0]
     m = first.model
     given = escape(m.get("input", "given"))
+    s = _common({_main(r) for r in runs}, "h")
+    z = _common({_sym(r) for r in runs}, "z")
     console.print(f"[bold]{len(runs)} runs[/] on the same input ({m['steps']} steps x "
                   f"{m['input_size']}, batch {m['batch']}; {given}); loss at "
                   f"{'every step' if first.loss_at == 'every' else 'the last step'}; rate r "
                   f"per step back: < 0.95 vanishing, > 1.05 exploding")
-    summary = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
-    for name in ("run", "λ1", "r", "verdict", "‖∂L/∂s_1‖", "‖∂s_T/∂s_1‖", "bound",
-                 "gate"):
+    if s != _main(first) or z != _sym(first):
+        console.print(f"[dim]{s}: the state each cell outputs; {z}: all of a cell's "
+                      f"states[/]")
+    labels = {next(iter(r.series.values()))["label"] for r in runs if r.series}
+    series = _common(labels, "series (mean)") if labels else "gate"
+    summary = _table()
+    for name in ("run", "λ1", "r", "verdict", f"‖∂L/∂{s}_1‖", f"‖∂{z}_T/∂{z}_1‖", "bound",
+                 series):
         summary.add_column(name, justify="left" if name in ("run", "verdict") else "right",
                            no_wrap=True)
     for r in runs:
         v = r.fit["verdict"]
-        gate = f"{sum(r.gates['mean']) / len(r.gates['mean']):.2f}" if r.gates else "-"
         summary.add_row(r.label, _fmt(r.bound["sigma_max"], 3), _fmt(r.fit["rate"], 3),
                         Text(v, style=VERDICT_STYLE[v]), _fmt(r.grad_norm[0], 3),
                         _fmt_log10(r.jacobian_product_log10[0], 3),
-                        _fmt_log10(r.bound["log10"][0], 3), gate)
+                        "-" if r.bound["rate"] is None else _fmt_log10(r.bound["log10"][0], 3),
+                        _series_mean(r, len(labels) > 1))
     console.print(summary)
-    heading = "‖∂L/∂s_t‖ side by side" + _rows_note(len(first.t), all_steps)
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    heading = f"‖∂L/∂{s}_t‖ side by side" + _rows_note(len(first.t), all_steps)
+    table = _table()
     table.add_column("t", justify="right")
     for r in runs:
         table.add_column(r.label, justify="right")
@@ -372,11 +513,20 @@ def _show_many(console, runs: list[Trace], all_steps: bool) -> None:
         table.add_row(str(first.t[i]), *[_fmt(r.grad_norm[i]) for r in runs])
     console.print(_titled(heading, table))
     width = max(len(r.label) for r in runs)
-    console.print(f"‖∂L/∂s_t‖ (log, each run on its own scale), t = 1 → {len(first.t)}:")
+    console.print(f"‖∂L/∂{s}_t‖ (log, each run on its own scale), t = 1 → {len(first.t)}:")
     for r in runs:
         console.print(f"  {r.label:<{width}}  {_spark(_log10s(r.grad_norm))}")
     console.print("[dim]--json has every figure of every run; a single run shows the "
                   "full detail[/]")
+
+
+def _series_mean(run: Trace, named: bool) -> str:
+    """The mean over steps of the run's first series (its gate), named if labels differ."""
+    if not run.series:
+        return "-"
+    first = next(iter(run.series.values()))
+    mean = f"{sum(first['mean']) / len(first['mean']):.2f}"
+    return f"{first['label']} {mean}" if named else mean
 
 
 def show(runs: list[Trace], all_steps: bool) -> None:
