@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nncli import resources
-from nncli.checkpoint import parameters, read_npz, saved_epoch
+from nncli.checkpoint import parameters, read_weights, saved_epoch
 from nncli.errors import InputError
 from nncli.model import Model
 from nncli.options import suggest
@@ -96,7 +96,7 @@ def load(config: Path, weights: Path | None = None, need_weights: bool = False,
         adjust(spec)
         return Loaded(spec, spec.build(), None, None, None)
     source = f"--weights {weights}"
-    arrays = read_npz(weights, "--weights")
+    arrays = read_weights(weights, "--weights")
     vocab = Vocab.from_arrays(arrays, source) if VOCAB_KEY in arrays else None
     spec = load_spec(spec_path, vocab=vocab, overrides=overrides)
     adjust(spec)
