@@ -16,7 +16,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -413,9 +413,10 @@ def _checkpoint_epoch(path: Path) -> int | None:
 
 # ---- starting and resuming runs ---------------------------------------------------------
 def new_run(config: Path, out: Path | None, stop_epoch: int | None = None,
-            runs_root: Path = Path("runs")) -> Trainer:
-    """Validate everything, then create the run folder and write the resolved config."""
-    spec = load_spec(config)
+            runs_root: Path = Path("runs"), overrides: Sequence = ()) -> Trainer:
+    """Validate everything, then create the run folder and write the resolved config
+    (with the --set overrides, nncli.overrides, applied)."""
+    spec = load_spec(config, overrides=overrides)
     settings = train_settings(spec)
     if out is not None and out.exists() and any(out.iterdir()):
         raise InputError(f"--out: '{out}' already exists and is not empty; nncli never "

@@ -23,6 +23,7 @@ from nncli.app import EXIT_INTERRUPTED, app
 from nncli.commands.options import (
     CONFIG,
     JSON,
+    SET,
     WEIGHTS,
     config_argument,
     input_option,
@@ -49,7 +50,8 @@ def _q(path: Path | str) -> str:
 @app.command()
 def train(
     config: Path | None = config_argument(required=False, help="Model spec (YAML) with "
-                                          "data: and train: sections."),
+                                          "data: and train: sections, or a built-in "
+                                          "config's name, e.g. digits_cnn (nncli examples)."),
     resume: Path | None = typer.Option(None, "--resume", metavar="RUN_DIR",
                                        help="Continue the run in RUN_DIR from its last.npz "
                                        "(instead of CONFIG)."),
@@ -60,6 +62,15 @@ def train(
                                       "spec's train.epochs). The lr schedule still spans "
                                       "train.epochs, so stopping and resuming changes "
                                       "nothing."),
+    overrides: list[str] = SET,
+    lr: float | None = typer.Option(None, "--lr", metavar="LR", show_default=False,
+                                    help="Learning rate: --set train.lr=LR."),
+    batch_size: int | None = typer.Option(None, "--batch-size", metavar="N",
+                                          show_default=False,
+                                          help="Samples per step: --set train.batch_size=N."),
+    seed: int | None = typer.Option(None, "--seed", metavar="S", show_default=False,
+                                    help="Seed of the initial weights and the data: --set "
+                                    "seed=S."),
     as_json: bool = json_option(extra="One object per epoch (JSON Lines); the display goes "
                                 "to stderr."),
 ) -> None:
@@ -86,6 +97,8 @@ def train(
 
       nncli train configs/digits_cnn.yaml --out runs/cnn --epochs 5
 
+      nncli train digits_mlp --lr 0.05 --batch-size 64 --set train.shuffle=false --epochs 2
+
       nncli train --resume runs/cnn --epochs 20
 
       nncli train configs/digits_mlp.yaml --json > metrics.jsonl
@@ -97,7 +110,12 @@ def train(
                          "one (not both)")
     if epochs is not None and epochs < 1:
         raise InputError(f"--epochs: expected an integer >= 1, got {epochs}")
+    changes = _overrides(overrides, lr, batch_size, seed)
     if resume is not None:
+        if changes:
+            raise InputError(f"{changes[0].given}: a resumed run keeps the options in its "
+                             f"config.yaml; drop it, or start a new run from "
+                             f"{_q(resume / 'config.yaml')} with it")
         if out is not None:
             raise InputError("--out: a resumed run stays in its folder; drop --out")
         trainer = core.resume_run(resume, epochs)
@@ -113,8 +131,22 @@ def train(
             raise InputError(f"CONFIG: '{config}' is a folder, expected a YAML spec{hint}")
         if out is not None and out.exists() and not out.is_dir():
             raise InputError(f"--out: '{out}' exists and is not a folder; choose another --out")
-        trainer = core.new_run(config, out, epochs)
+        trainer = core.new_run(config, out, epochs, overrides=changes)
     _drive(trainer, as_json, resumed=resume is not None)
+
+
+def _overrides(sets: list[str], lr: float | None, batch_size: int | None,
+               seed: int | None) -> list:
+    """--set values, then the short forms (which win over a --set of the same path)."""
+    from nncli.overrides import parse, shortcut
+
+    changes = [parse(text) for text in sets]
+    for keys, value, flag in (("train.lr", lr, "--lr"), ("train.batch_size", batch_size,
+                                                         "--batch-size"), ("seed", seed,
+                                                                           "--seed")):
+        if value is not None:
+            changes.append(shortcut(keys, value, flag))
+    return changes
 
 
 def _drive(trainer: Trainer, as_json: bool, resumed: bool) -> None:
@@ -173,6 +205,7 @@ def _drive(trainer: Trainer, as_json: bool, resumed: bool) -> None:
 def eval_command(
     config: Path = CONFIG,
     weights: Path | None = WEIGHTS,
+    overrides: list[str] = SET,
     split: str = typer.Option("test", "--split", help="Which split of the spec's data: "
                               "test, val or train."),
     as_json: bool = JSON,
@@ -195,7 +228,7 @@ def eval_command(
 
     if split not in SPLITS:
         raise InputError(f"--split: expected test, val or train, got '{split}'")
-    loaded = load(config, weights, need_weights=True)
+    loaded = load(config, weights, need_weights=True, overrides=overrides)
     spec, model = loaded.spec, loaded.model
     data = core.load_data(spec, model)
     part = data.split(split)
@@ -219,6 +252,7 @@ def eval_command(
 def predict(
     config: Path = CONFIG,
     weights: Path | None = WEIGHTS,
+    overrides: list[str] = SET,
     source: str = input_option(extra="A single sample may leave out axes of size 1 (an 8x8 "
                                "matrix for a [1, 8, 8] input)."),
     as_json: bool = JSON,
@@ -239,7 +273,7 @@ def predict(
     from nncli import io, ops, output
     from nncli.loading import load
 
-    loaded = load(config, weights, need_weights=True)
+    loaded = load(config, weights, need_weights=True, overrides=overrides)
     spec, model = loaded.spec, loaded.model
     x = as_batch(model, io.read_array(source, "--input"))
     y = model.predict(x)
