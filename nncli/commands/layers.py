@@ -14,7 +14,7 @@ from nncli.commands.options import JSON, complete_layer
 
 @app.command("layers")
 def layers_cmd(
-    kind: str | None = typer.Argument(None, metavar="[KIND]", show_default=False,
+    kind: str | None = typer.Argument(None, metavar="KIND", show_default=False,
                                       autocompletion=complete_layer,
                                       help="One layer (dense, conv, rnn, ...). Without it: "
                                       "every layer."),
@@ -22,8 +22,8 @@ def layers_cmd(
 ) -> None:
     """List the layers a model spec can use: summary, options, defaults and help.
 
-    Each option shows its default ("required" when a spec must give it), what it does,
-    and in brackets the values it takes. A spec names a layer and its options as
+    Each option shows its default ("required" when a spec must give it),
+    what it does and, in parentheses, the values it takes. In a spec:
     `- conv: {filters: 8, kernel: 3}`.
 
     [bold]Examples[/]
