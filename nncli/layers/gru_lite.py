@@ -33,11 +33,6 @@ class GruLite(Recurrent):
     }
     EXAMPLE = Example({"hidden": 3, "return": "last"}, (4, 2))
 
-    @classmethod
-    def from_options(cls, values):
-        return cls(values["hidden"], values["bias"], values["return"] == "all",
-                   values["gate"])
-
     def __init__(self, hidden: int, bias: bool = True, return_sequences: bool = True,
                  gate: float | None = None) -> None:
         super().__init__(hidden, bias, return_sequences)

@@ -27,10 +27,6 @@ class RNN(Recurrent):
     }
     EXAMPLE = Example({"hidden": 3}, (4, 2))
 
-    @classmethod
-    def from_options(cls, values):
-        return cls(values["hidden"], values["bias"], values["return"] == "all")
-
     def param_shapes(self, input_shape):
         h, i = self.hidden, input_shape[-1]
         shapes = {"weight_ih_l0": (h, i), "weight_hh_l0": (h, h)}
