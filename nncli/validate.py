@@ -28,7 +28,7 @@ _NO_RUN_DIR = Path(os.devnull)
 def check_config(config: Path, overrides: Sequence[str | Override] = ()) -> dict:
     """Everything train checks, as a report (schema nncli.check/1); InputError at the first
     problem. A spec without data: and train: (one for forward/backward) checks its model."""
-    spec = load_spec(config, overrides=overrides)
+    spec = load_spec(_spec_file(Path(config)), overrides=overrides)
     model = spec.build()
     report: dict[str, Any] = {
         "schema": "nncli.check/1", "ok": True, "config": str(config), "name": spec.name,
@@ -50,6 +50,19 @@ def check_config(config: Path, overrides: Sequence[str | Override] = ()) -> dict
     report["train"] = {"settings": _plain(trainer.settings),
                        "batches_per_epoch": trainer.batches_per_epoch()}
     return report
+
+
+def _spec_file(config: Path) -> Path:
+    """CONFIG's spec: the file itself, or a run folder's config.yaml."""
+    if not config.is_dir():
+        return config
+    from nncli.train import CONFIG_FILE
+
+    if not (config / CONFIG_FILE).is_file():
+        raise InputError(f"CONFIG: '{config}' is a folder without {CONFIG_FILE}; pass a spec "
+                         f"YAML, a run folder made by 'nncli train' or a built-in config's "
+                         f"name")
+    return config / CONFIG_FILE
 
 
 def training_problem(spec: Spec) -> str | None:

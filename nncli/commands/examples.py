@@ -91,10 +91,14 @@ def _copy(chosen: list, folder: Path, everything: bool) -> list[Path]:
         raise InputError(f"--copy: '{taken[0]}' already exists"
                          f"{f' (and {len(taken) - 1} more)' if len(taken) > 1 else ''}; "
                          f"nncli never overwrites: choose another DIR or move it away")
-    folder.mkdir(parents=True, exist_ok=True)
-    for source, target in targets:
-        with open(target, "xb") as out:       # "x": fails rather than overwrite
-            out.write(source.read_bytes())
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for source, target in targets:
+            with open(target, "xb") as out:       # "x": fails rather than overwrite
+                out.write(source.read_bytes())
+    except OSError as err:
+        raise InputError(f"--copy: cannot write '{err.filename or folder}': "
+                         f"{err.strerror or err}; choose another DIR") from None
     return [target for _, target in targets]
 
 
