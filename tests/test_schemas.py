@@ -147,6 +147,21 @@ def test_model_commands_validate():
                               "--json")[0])
 
 
+def test_examples_and_check_validate(tmp_path):
+    (listing,) = validate("examples", run("examples", "--json")[0])
+    assert {"digits_cnn", "seed_rnn"} <= {c["name"] for c in listing["configs"]}
+    assert listing["copied"] is None
+    (copied,) = validate("examples", run("examples", "seed_conv", "--copy", tmp_path / "c",
+                                         "--json")[0])
+    assert sorted(Path(p).name for p in copied["copied"]) == [
+        "seed_conv.yaml", "seed_conv_A.txt", "seed_conv_K.txt"]
+    (ok,) = validate("check", run("check", "digits_cnn", "--set", "train.lr=0.01",
+                                  "--json")[0])
+    assert ok["trainable"] and ok["train"]["settings"]["lr"] == 0.01
+    (model_only,) = validate("check", run("check", CONFIGS / "seed_rnn.yaml", "--json")[0])
+    assert not model_only["trainable"] and model_only["data"] is None
+
+
 def test_grad_trace_validates_single_and_several_runs():
     (one,) = validate("grad-trace", run("grad-trace", "--cell", "gru-lite", "--steps", 5,
                                         "--hidden", 3, "--json")[0])
@@ -253,3 +268,38 @@ def test_spec_schema_accepts_every_layer_and_dataset_form():
     for data in datas:
         errors = list(validator.iter_errors({**spec, "data": data}))
         assert not errors, (data, errors[0].message)
+
+
+TRAIN_SECTIONS = {       # `train:` mappings nncli accepts (True) or refuses (False)
+    "sgd options": ({"momentum": 0.9, "nesterov": True, "dampening": 0.0}, True),
+    "sgd by name": ({"optimizer": "sgd", "weight_decay": 0.1}, True),
+    "adam": ({"optimizer": "adam", "betas": [0.8, 0.99], "amsgrad": True, "eps": 1e-6}, True),
+    "adamw": ({"optimizer": "adamw", "weight_decay": 0.05, "clip": 1.0}, True),
+    "rmsprop": ({"optimizer": "rmsprop", "alpha": 0.9, "centered": True, "momentum": 0.5},
+                True),
+    "adagrad": ({"optimizer": "adagrad", "lr_decay": 0.1, "initial_accumulator_value": 0.1},
+                True),
+    "adam's option on sgd": ({"betas": [0.9, 0.99]}, False),
+    "sgd's option on adam": ({"optimizer": "adam", "momentum": 0.9}, False),
+    "one beta": ({"optimizer": "adam", "betas": [0.9]}, False),
+    "beta of 1": ({"optimizer": "adamw", "betas": [0.9, 1.0]}, False),
+    "unknown optimizer": ({"optimizer": "sgdm"}, False),
+}
+
+
+@pytest.mark.parametrize("case", TRAIN_SECTIONS)
+def test_spec_schema_train_section_follows_the_optimizer(tmp_path, case):
+    """The schema's train: part has one branch per optimizer and agrees with nncli."""
+    from nncli import train
+
+    section, accepted = TRAIN_SECTIONS[case]
+    document = {"input": [3], "layers": [{"dense": {"units": 1}}], "train": section}
+    assert jsonschema.Draft202012Validator(load_schema("spec")).is_valid(document) == accepted
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(document))
+    if accepted:
+        settings = train.train_settings(train.load_spec(path))
+        assert settings["optimizer"] == section.get("optimizer", "sgd")
+    else:
+        with pytest.raises(train.InputError, match=r"spec\.yaml:\d+ train"):
+            train.train_settings(train.load_spec(path))
