@@ -186,3 +186,23 @@ def test_scheduled_lr():
     cosine = [optim.scheduled_lr(1.0, e, "cosine", 4, min_lr=0.2) for e in range(6)]
     assert cosine[0] == 1.0 and cosine[2] == pytest.approx(0.6)
     assert cosine[4] == cosine[5] == pytest.approx(0.2)              # held after the horizon
+
+
+def test_readme_lists_every_optimizer_and_option():
+    """The README's `train:` tables name every train option, every optimizer and each of
+    its options with its default."""
+    from nncli.train import TRAIN_OPTIONS
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    rows = {line.split("|")[1].strip(): line for line in readme.splitlines()
+            if line.startswith("| `")}
+    for key in TRAIN_OPTIONS:
+        assert f"`{key}`" in rows, f"README's train: table has no row for {key}"
+    for name in optim.names():
+        row = rows.get(f"`{name}`")
+        assert row, f"README's optimizer table has no row for {name}"
+        for key, entry in optim.get(name).OPTIONS.items():
+            if name == "adamw" and key != "weight_decay":
+                continue                                   # "as adam"
+            shown = json.dumps(entry.default).replace("1e-08", "1e-8")
+            assert f"`{key}` ({shown}" in row, f"README: {name} row lacks {key} ({shown})"
