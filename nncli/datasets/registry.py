@@ -39,8 +39,9 @@ def _table() -> dict[str, DatasetKind]:
             if obj.name in found:
                 raise RuntimeError(f"dataset '{obj.name}' is declared twice: by "
                                    f"{type(found[obj.name]).__name__} and {obj.__name__}")
-            if "path" not in obj.OPTIONS and "name" not in obj.OPTIONS:
-                raise RuntimeError(f"{obj.__name__}: OPTIONS must start with 'name' or 'path'")
+            first = "path" if obj.by_path else "name"
+            if next(iter(obj.OPTIONS), None) != first:
+                raise RuntimeError(f"{obj.__name__}: OPTIONS must start with '{first}'")
             found[obj.name] = obj()
     return dict(sorted(found.items()))
 
