@@ -85,6 +85,37 @@ def test_summary_prints_rows_before_the_impossible_layer(tmp_path):
     assert "Traceback" not in result.output
 
 
+def test_summary_of_a_run_folder(tmp_path):
+    """A run folder (config.yaml + best.npz or last.npz) is summarised like its spec; a text
+    model's vocabulary comes from its weights, so its training text may be gone."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.yaml").write_text((CONFIGS / "digits_cnn.yaml").read_text())
+    before_checkpoint = run_json("summary", run_dir)            # config.yaml alone
+    assert before_checkpoint == run_json("summary", CONFIGS / "digits_cnn.yaml")
+    assert run("init", CONFIGS / "digits_cnn.yaml", "-o", run_dir / "last.npz").exit_code == 0
+    assert run_json("summary", run_dir) == before_checkpoint
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("abcab " * 40)
+    text_run = tmp_path / "text_run"
+    text_run.mkdir()
+    spec = ("name: tiny-text\ninput: [6]\nlayers:\n  - embedding: {dim: 8}\n"
+            "  - rnn: {hidden: 4}\n  - dense: {units: vocab}\n  - softmax\n"
+            f"loss: cross_entropy\ndata: {{path: {corpus}, tokens: chars, window: 6}}\n")
+    (text_run / "config.yaml").write_text(spec)
+    assert run("init", text_run / "config.yaml", "-o", text_run / "best.npz").exit_code == 0
+    corpus.unlink()                               # only the weights know the vocabulary now
+    out = run_json("summary", text_run)
+    assert out["layers"][0]["options"] == "4 tokens -> 8 dims"     # a, b, c and the space
+    assert out["layers"][-1]["output_shape"] == [6, 4]            # 4 classes per step
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run("summary", empty)
+    assert result.exit_code == 2 and "is a folder without config.yaml" in result.stderr
+
+
 def test_init_writes_torch_named_weights_and_never_overwrites(tmp_path):
     out = tmp_path / "w.npz"
     assert run("init", CONFIGS / "digits_cnn.yaml", "-o", out).exit_code == 0

@@ -1,7 +1,9 @@
 """Model inspection commands: init, summary, forward, backward, gradcheck.
 
-Each collects options, calls the core (spec, model, gradcheck) and renders; numpy and rich
-are imported inside the functions so `nncli --help` stays fast.
+Each parses its options, loads the model (nncli.loading), calls the core (the model,
+nncli.inspection, nncli.gradcheck) and hands the result to nncli.render.model, or prints
+plain JSON with --json. numpy and rich are imported inside the functions so `nncli --help`
+stays fast.
 """
 
 from __future__ import annotations
@@ -32,20 +34,6 @@ def load_model(config: Path, weights: Path | None, overrides: list[str] = ()):
 
     loaded = load(config, weights, overrides=overrides)
     return loaded.spec, loaded.model
-
-
-def _norm(a) -> float:
-    import numpy as np
-
-    return float(np.sqrt(np.vdot(a, a)))
-
-
-def _tensor_record(a) -> dict:
-    import numpy as np
-
-    a = np.asarray(a)
-    return {"shape": list(a.shape), "min": float(a.min()), "max": float(a.max()),
-            "mean": float(a.mean()), "std": float(a.std()), "l2": _norm(a)}
 
 
 # ---- init ------------------------------------------------------------------------------
@@ -85,67 +73,27 @@ def summary_cmd(config: Path = CONFIG, overrides: list[str] = SET,
 
         nncli summary configs/digits_cnn.yaml
     """
-    import math
-
-    from nncli.model import ShapeError, iter_shapes
+    from nncli import inspection
     from nncli.output import write_json
-    from nncli.spec import load_spec
+    from nncli.render.model import show_summary
 
-    spec = load_spec(config, overrides=overrides)
-    shapes, failure = [], None
-    try:
-        shapes.extend(iter_shapes(spec.layers, spec.input_shape))
-    except ShapeError as err:
-        failure = spec.shape_error(err)
-    if failure is None:
-        spec.build()                      # checks fixed params' shapes and the memory budget
-    rows = [{"index": i, "type": layer.kind, "options": layer.describe(),
-             "output_shape": list(shape),
-             "params": sum(math.prod(s) for s in layer.param_shapes(shape_in).values()),
-             "trainable": bool(layer.param_shapes(shape_in))}
-            for i, (layer, shape, shape_in) in enumerate(
-                zip(spec.layers, shapes, [spec.input_shape, *shapes], strict=False))]
-    total = sum(r["params"] for r in rows)
-    act_bytes = sum(math.prod(r["output_shape"]) for r in rows) * 8
-    if as_json and failure is None:
+    s = inspection.summarize(inspection.load_summary_spec(config, overrides))
+    if as_json and s.failure is None:
+        spec = s.spec
         write_json({"schema": "nncli.summary/1", "name": spec.name,
-                    "input_shape": list(spec.input_shape), "layers": rows,
-                    "total_params": total, "activation_bytes_per_sample": act_bytes,
+                    "input_shape": list(spec.input_shape), "layers": s.rows,
+                    "total_params": s.total_params,
+                    "activation_bytes_per_sample": s.activation_bytes,
                     "loss": spec.loss, "reduction": spec.reduction})
     elif not as_json:
-        _print_summary(spec, rows, total, act_bytes, complete=failure is None)
-    if failure is not None:
-        raise failure
+        show_summary(s)
+    if s.failure is not None:
+        raise s.failure
     from nncli.validate import training_problem
 
-    problem = training_problem(spec)      # data: and train:, as `train` and `check` see them
+    problem = training_problem(s.spec)      # data: and train:, as `train` and `check` see them
     if problem:
         warning_line(f"{problem} ('nncli train' would stop here; 'nncli check' says so too)")
-
-
-def _print_summary(spec, rows, total, act_bytes, complete: bool) -> None:
-    from rich.table import Table
-
-    from nncli.budget import human_bytes
-    from nncli.render.tensor import console
-
-    table = Table(title=f"{spec.name}  (input {tuple(spec.input_shape)}, loss {spec.loss}, "
-                  f"{spec.reduction})", title_justify="left")
-    for col, justify in (("#", "right"), ("layer", "left"), ("options", "left"),
-                         ("output shape", "left"), ("params", "right"),
-                         ("trainable", "center")):
-        table.add_column(col, justify=justify)
-    for r in rows:
-        table.add_row(str(r["index"]), r["type"], r["options"], str(tuple(r["output_shape"])),
-                      f"{r['params']:,}", "yes" if r["trainable"] else "-")
-    if complete:
-        table.add_section()
-        table.add_row("", "total", "", "", f"{total:,}", "")
-    out = console()
-    out.print(table)
-    if complete:
-        out.print(f"activations per sample: {human_bytes(act_bytes)} (float64); "
-                  f"parameters: {human_bytes(total * 8)}")
 
 
 # ---- forward ---------------------------------------------------------------------------
@@ -166,8 +114,10 @@ def forward_cmd(
         nncli forward configs/seed_conv.yaml --input configs/seed_conv_A.txt
         nncli forward configs/seed_rnn.yaml --input "1; 2" --json
     """
+    from nncli.inspection import tensor_record
     from nncli.io import read_array
     from nncli.output import write_json
+    from nncli.render.model import show_forward
 
     _, model = load_model(config, weights, overrides)
     x = model.batch(read_array(input_, "--input"), "--input")
@@ -177,17 +127,10 @@ def forward_cmd(
     if as_json:
         write_json({"schema": "nncli.forward/1", "input_shape": list(x.shape),
                     "layers": [{"index": i, "type": model.layers[i].kind,
-                                **_tensor_record(outputs[i]), "output": outputs[i]}
+                                **tensor_record(outputs[i]), "output": outputs[i]}
                                for i in picked]})
         return
-    from nncli.render.tensor import console, heatmap
-
-    out = console()
-    out.print(heatmap(_squeeze(x), f"input {tuple(x.shape)}", axis_names=_axes(x)))
-    for i in picked:
-        y = outputs[i]
-        out.print(heatmap(_squeeze(y), f"[{i}] {model.layers[i].kind} -> {tuple(y.shape)}",
-                          axis_names=_axes(y)))
+    show_forward(x, outputs, [m.kind for m in model.layers], picked)
 
 
 def _check_layer(layer: int | None, model) -> None:
@@ -196,16 +139,6 @@ def _check_layer(layer: int | None, model) -> None:
     if layer is not None and not 0 <= layer < len(model.layers):
         raise InputError(f"--layer: expected 0..{len(model.layers) - 1} (see nncli summary), "
                          f"got {layer}")
-
-
-def _squeeze(a):
-    """Drop a batch axis of 1 for display (the JSON keeps it)."""
-    return a[0] if a.ndim > 1 and a.shape[0] == 1 else a
-
-
-def _axes(a) -> tuple[str, ...]:
-    lead = a.ndim - 2 - (1 if a.ndim > 1 and a.shape[0] == 1 else 0)
-    return ("sample", "channel")[-lead:] if lead > 0 else ()
 
 
 # ---- backward --------------------------------------------------------------------------
@@ -224,8 +157,10 @@ def backward_cmd(
 
         nncli backward configs/seed_rnn.yaml --input "1; 2" --target "0.5; -0.25"
     """
+    from nncli import inspection
     from nncli.io import read_array
     from nncli.output import write_json
+    from nncli.render.model import show_backward
 
     _, model = load_model(config, weights, overrides)
     x = model.batch(read_array(input_, "--input"), "--input")
@@ -234,54 +169,14 @@ def backward_cmd(
         from nncli.errors import InputError
 
         raise InputError(f"--target: {len(y)} targets for {len(x)} input samples")
-    result = model.inspect(x, y)
-    params, grads = model.named_params(), model.named_grads()
-    records = {name: {**_tensor_record(grads[name]),
-                      "max_abs": float(abs(grads[name]).max()),
-                      "param_l2": _norm(params[name]),
-                      "rel_norm": _norm(grads[name]) / max(_norm(params[name]), 1e-300),
-                      "grad": grads[name]}
-               for name in params}
-    arriving = [{"index": i, "type": model.layers[i].kind, "l2": _norm(g)}
-                for i, g in enumerate(result.output_grads)]
+    b = inspection.backward(model, x, y)
     if as_json:
-        write_json({"schema": "nncli.backward/1", "loss": result.loss,
+        write_json({"schema": "nncli.backward/1", "loss": b.loss,
                     "loss_name": model.loss_name, "reduction": model.reduction,
-                    "params": records, "output_grad_norms": arriving,
-                    "input_grad_norm": _norm(result.input_grad)})
+                    "params": b.records, "output_grad_norms": b.arriving,
+                    "input_grad_norm": b.input_grad_norm})
         return
-    _print_backward(model, result, records, arriving)
-
-
-def _print_backward(model, result, records, arriving) -> None:
-    from rich.table import Table
-
-    from nncli.render.tensor import console, format_number, heatmap
-
-    out = console()
-    out.print(f"[bold]loss[/] ({model.loss_name}, {model.reduction}) = "
-              f"{format_number(result.loss, 10)}")
-    for name, rec in records.items():
-        if rec["grad"].size <= 4:        # a few numbers: show them to 10 digits, as in notes
-            values = ", ".join(format_number(v, 10) for v in rec["grad"].ravel())
-            out.print(f"d loss / d {name} {tuple(rec['shape'])} = {values}")
-        else:
-            out.print(heatmap(rec["grad"], f"d loss / d {name}  {tuple(rec['shape'])}"))
-    table = Table(title="gradient norms", title_justify="left")
-    for col in ("parameter", "L2", "max |g|", "|g| / |param|"):
-        table.add_column(col, justify="left" if col == "parameter" else "right")
-    for name, rec in records.items():
-        table.add_row(name, format_number(rec["l2"], 6), format_number(rec["max_abs"], 6),
-                      format_number(rec["rel_norm"], 4))
-    out.print(table)
-    flow = Table(title="gradient norm at each layer's output", title_justify="left",
-                 min_width=40)
-    for col in ("#", "layer", "L2"):
-        flow.add_column(col, justify="left" if col == "layer" else "right")
-    for row in arriving:
-        flow.add_row(str(row["index"]), row["type"], format_number(row["l2"], 6))
-    flow.add_row("", "input", format_number(_norm(result.input_grad), 6))
-    out.print(flow)
+    show_backward(model.loss_name, model.reduction, b)
 
 
 # ---- gradcheck -------------------------------------------------------------------------
@@ -310,10 +205,12 @@ def gradcheck_cmd(
     """
     import numpy as np
 
+    from nncli import inspection
     from nncli.errors import InputError, RunFailed
     from nncli.gradcheck import gradcheck
     from nncli.io import read_array
     from nncli.output import write_json
+    from nncli.render.model import show_gradcheck
 
     for option, value in (("--eps", eps), ("--tol", tol)):
         if not 0 < value < float("inf"):
@@ -322,20 +219,10 @@ def gradcheck_cmd(
         raise InputError(f"--max-entries: expected an integer >= 1, got {max_entries}")
     spec, model = load_model(config, weights, overrides)
     rng = np.random.default_rng(spec.seed)
-    if input_ is None:
-        vocab = getattr(model.layers[0], "vocab", None)     # an embedding reads token ids
-        x = (rng.integers(0, vocab, size=(2, *model.input_shape)).astype(np.float64)
-             if vocab is not None else rng.normal(size=(2, *model.input_shape)))
-    else:
-        x = model.batch(read_array(input_, "--input"), "--input")
-    if target is None:
-        out_shape = model.shapes[model._loss_end() - 1]
-        if model.loss_name == "cross_entropy":
-            y = rng.integers(0, out_shape[-1], size=(len(x), *out_shape[:-1]))
-        else:
-            y = rng.normal(size=(len(x), *out_shape))
-    else:
-        y = read_array(target, "--target")
+    x = (inspection.random_batch(model, rng) if input_ is None
+         else model.batch(read_array(input_, "--input"), "--input"))
+    y = (inspection.random_targets(model, rng, len(x)) if target is None
+         else read_array(target, "--target"))
     y = model.targets(y, "--target")
     results = gradcheck(model, x, y, eps=eps, tol=tol, max_entries=max_entries, rng=rng)
     passed = all(r.passed for r in results)
@@ -346,24 +233,7 @@ def gradcheck_cmd(
                                  "max_abs_error": r.max_abs_error, "checked": r.checked,
                                  "passed": r.passed} for r in results]})
     else:
-        _print_gradcheck(results, eps, tol)
+        show_gradcheck(results, eps, tol)
     if not passed:
         failed = ", ".join(r.name for r in results if not r.passed)
         raise RunFailed(f"gradient check failed for {failed} (relative error above {tol:g})")
-
-
-def _print_gradcheck(results, eps, tol) -> None:
-    from rich.table import Table
-
-    from nncli.render.tensor import console, format_float
-
-    table = Table(title=f"gradient check (centred differences, eps {eps:g}, tol {tol:g})",
-                  title_justify="left")
-    for col in ("gradient", "shape", "checked", "max rel error", "max abs error", ""):
-        table.add_column(col, justify="left" if col in ("gradient", "shape") else "right")
-    for r in results:
-        verdict = "[green]pass[/]" if r.passed else "[bold red]FAIL[/]"
-        table.add_row(r.name, str(tuple(r.shape)), str(r.checked),
-                      format_float(r.max_rel_error, 3), format_float(r.max_abs_error, 3),
-                      verdict)
-    console().print(table)

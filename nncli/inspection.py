@@ -1,0 +1,136 @@
+"""What the model commands work out beyond the model's own forward and backward passes.
+
+`summary`'s layer table, the statistics of a tensor (`forward`), the gradient records and
+norms of `backward`, and the seeded batch `gradcheck` checks when no --input is given.
+Pure: nothing here prints; nncli.render.model draws the results.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nncli.errors import InputError
+from nncli.model import Model, ShapeError, iter_shapes
+from nncli.spec import Spec
+
+
+def norm(a: np.ndarray) -> float:
+    """The L2 norm of every value of `a`."""
+    return float(np.sqrt(np.vdot(a, a)))
+
+
+def tensor_record(a: np.ndarray) -> dict[str, Any]:
+    """shape, min, max, mean, std and L2 norm of a tensor (for --json)."""
+    a = np.asarray(a)
+    return {"shape": list(a.shape), "min": float(a.min()), "max": float(a.max()),
+            "mean": float(a.mean()), "std": float(a.std()), "l2": norm(a)}
+
+
+# --------------------------------------------------------------------------- summary
+
+@dataclass
+class Summary:
+    spec: Spec
+    rows: list[dict[str, Any]]      # one per layer, up to a layer whose shape fails
+    total_params: int
+    activation_bytes: int           # float64 layer outputs of one sample
+    failure: InputError | None      # the shape error that stopped the table, if any
+
+
+def summarize(spec: Spec) -> Summary:
+    """The layer table of a spec: options, output shape and parameter count per layer.
+
+    A layer whose shape is impossible ends the table; its error is `failure`, so the rows
+    before it can still be shown. A complete spec is also built once, which checks fixed
+    parameters' shapes and the memory budget."""
+    shapes, failure = [], None
+    try:
+        shapes.extend(iter_shapes(spec.layers, spec.input_shape))
+    except ShapeError as err:
+        failure = spec.shape_error(err)
+    if failure is None:
+        spec.build()
+    rows = [{"index": i, "type": layer.kind, "options": layer.describe(),
+             "output_shape": list(shape),
+             "params": sum(math.prod(s) for s in layer.param_shapes(shape_in).values()),
+             "trainable": bool(layer.param_shapes(shape_in))}
+            for i, (layer, shape, shape_in) in enumerate(
+                zip(spec.layers, shapes, [spec.input_shape, *shapes], strict=False))]
+    total = sum(r["params"] for r in rows)
+    act_bytes = sum(math.prod(r["output_shape"]) for r in rows) * 8
+    return Summary(spec, rows, total, act_bytes, failure)
+
+
+def load_summary_spec(config: Path, overrides=(), what: str = "CONFIG") -> Spec:
+    """The spec of CONFIG (a spec file, a run folder or a built-in config's name), validated
+    but not built. A run folder's text model takes the vocabulary stored with its weights,
+    as the other model commands do (nncli.loading), so its training text is not needed."""
+    from nncli import loading
+    from nncli.checkpoint import read_npz
+    from nncli.spec import load_spec
+    from nncli.train import BEST, CONFIG_FILE, LAST
+
+    path = loading.config_path(config, what)
+    if path.is_dir() and not any((path / n).is_file() for n in (BEST, LAST)):
+        # A run before its first checkpoint: its config alone (resolve would ask for weights).
+        spec_path, weights = path / CONFIG_FILE, None
+        if not spec_path.is_file():
+            loading.resolve(path, None, need_weights=False, what=what)   # says what is wrong
+    else:
+        spec_path, weights = loading.resolve(path, None, need_weights=False, what=what)
+    vocab = None
+    if weights is not None:
+        from nncli.text.vocab import VOCAB_KEY, Vocab
+
+        arrays = read_npz(weights, "--weights")
+        if VOCAB_KEY in arrays:
+            vocab = Vocab.from_arrays(arrays, f"--weights {weights}")
+    return load_spec(spec_path, vocab=vocab, overrides=overrides)
+
+
+# --------------------------------------------------------------------------- backward
+
+@dataclass
+class Backward:
+    loss: float
+    records: dict[str, dict[str, Any]]   # per parameter: statistics, norms and the gradient
+    arriving: list[dict[str, Any]]       # the gradient norm at each layer's output
+    input_grad_norm: float
+
+
+def backward(model: Model, x: np.ndarray, y: np.ndarray) -> Backward:
+    """One forward and backward pass: the loss, every gradient and the norms along the way."""
+    result = model.inspect(x, y)
+    params, grads = model.named_params(), model.named_grads()
+    records = {name: {**tensor_record(grads[name]),
+                      "max_abs": float(abs(grads[name]).max()),
+                      "param_l2": norm(params[name]),
+                      "rel_norm": norm(grads[name]) / max(norm(params[name]), 1e-300),
+                      "grad": grads[name]}
+               for name in params}
+    arriving = [{"index": i, "type": model.layers[i].kind, "l2": norm(g)}
+                for i, g in enumerate(result.output_grads)]
+    return Backward(result.loss, records, arriving, norm(result.input_grad))
+
+
+# --------------------------------------------------------------------------- gradcheck
+
+def random_batch(model: Model, rng: np.random.Generator, n: int = 2) -> np.ndarray:
+    """n seeded samples: token ids for an embedding's model, else N(0, 1) values."""
+    vocab = getattr(model.layers[0], "vocab", None)     # an embedding reads token ids
+    if vocab is not None:
+        return rng.integers(0, vocab, size=(n, *model.input_shape)).astype(np.float64)
+    return rng.normal(size=(n, *model.input_shape))
+
+
+def random_targets(model: Model, rng: np.random.Generator, n: int) -> np.ndarray:
+    """Seeded targets for n samples: class labels for cross_entropy, N(0, 1) for mse."""
+    out_shape = model.shapes[model._loss_end() - 1]
+    if model.loss_name == "cross_entropy":
+        return rng.integers(0, out_shape[-1], size=(n, *out_shape[:-1]))
+    return rng.normal(size=(n, *out_shape))
