@@ -44,9 +44,11 @@ def export_cmd(
     the generated module unchanged, and nncli reads a .safetensors file back with
     --weights. Examples:
 
-        nncli export configs/digits_cnn.yaml --to torch -o digits_torch
+        nncli export digits_cnn --to torch -o digits_torch --check
 
-        nncli export configs/seed_rnn.yaml --to safetensors -o seed_rnn.safetensors
+        nncli export seed_rnn --to safetensors -o seed_rnn.safetensors
+
+        nncli export sine_rnn --to onnx -o sine_rnn.onnx --check
     """
     from nncli.errors import RunFailed
     from nncli.export.files import export

@@ -158,8 +158,9 @@ def usage_note(spec, model, dtype: str) -> str:
     """USAGE.md of a torch export: load, run, continue training."""
     first = model.layers[0]
     shape = ", ".join(map(str, model.input_shape))
+    wide = ", dtype=torch.float64" if dtype == "float64" else ""
     x = (f"torch.randint(0, {first.vocab}, (4, {shape}))" if first.kind == "embedding"
-         else f"torch.randn(4, {shape})")
+         else f"torch.randn(4, {shape}{wide})")
     if model.fused_softmax:
         run = ("    logits = model(x)                       # what the loss reads\n"
                "    probabilities = model.probabilities(x)  # softmax(logits)")

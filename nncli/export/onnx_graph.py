@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from nncli.export.torch_code import check_layers
+from nncli.export.torch_code import check_layers, spec_kind
 
 OPSET = 17
 ACT_OPS = {"identity": "Identity", "relu": "Relu", "tanh": "Tanh", "sigmoid": "Sigmoid"}
@@ -184,7 +184,7 @@ def onnx_model(model, params: dict[str, np.ndarray], dtype=np.float32, doc: str 
 
     check_layers(model, ONNX_LAYERS, "onnx")
     g = Graph(dtype)
-    ids = model.layers[0].kind == "embedding"
+    ids = spec_kind(model.layers[0]) == "embedding"
     x = "input"
     elem = TensorProto.INT64 if ids else helper.np_dtype_to_tensor_dtype(g.dtype)
     inputs = [helper.make_tensor_value_info(x, elem, ["N", *model.input_shape])]
@@ -192,9 +192,9 @@ def onnx_model(model, params: dict[str, np.ndarray], dtype=np.float32, doc: str 
     outputs = []
     for i, (layer, shape_in) in enumerate(zip(model.layers, shapes_in, strict=True)):
         own = {k.split(".", 1)[1]: v for k, v in params.items() if k.split(".")[0] == str(i)}
-        if layer.kind == "softmax" and i == len(model.layers) - 1:
+        if spec_kind(layer) == "softmax" and i == len(model.layers) - 1:
             outputs.append(("logits", x, shape_in))
-        x = ONNX_LAYERS[layer.kind](g, x, layer, own, i, shape_in)
+        x = ONNX_LAYERS[spec_kind(layer)](g, x, layer, own, i, shape_in)
     x = g.op("Identity", [x]) if x == "input" else x
     outputs.insert(0, ("output", x, model.shapes[-1]))
     out_elem = helper.np_dtype_to_tensor_dtype(g.dtype)

@@ -144,18 +144,25 @@ class GruLite(nn.Module):
 
 
 def unsupported(kind: str, fmt: str, table: dict, where: str) -> InputError:
-    """'model.yaml:9 layers[3]: a foo layer has no torch equivalent; torch takes ...'"""
-    return InputError(f"{where}: a {kind} layer has no {fmt} equivalent, so this model "
-                      f"cannot be exported to {fmt} (it takes {', '.join(table)}); "
-                      f"--to safetensors writes the weights of any model")
+    """'model.yaml:9 layers[3]: foo has no torch equivalent; torch takes ...'"""
+    return InputError(f"{where}: {kind} has no {fmt} equivalent, so the model cannot be "
+                      f"exported to {fmt} (it takes {', '.join(table)}); --to safetensors "
+                      f"writes the weights of any model")
+
+
+def spec_kind(layer) -> str:
+    """The name a spec gives the layer ('relu', where an activation layer's `kind` says
+    'activation' for the summaries)."""
+    kind = type(layer).kind
+    return layer.name if kind == "activation" else kind
 
 
 def check_layers(model, table: dict, fmt: str,
                  where: Callable[[int], str] = lambda i: f"layers[{i}]") -> None:
     """Refuse a model with a layer kind `table` has no mapping for, naming the layer."""
     for i, layer in enumerate(model.layers):
-        if layer.kind not in table:
-            raise unsupported(layer.kind, fmt, table, where(i))
+        if spec_kind(layer) not in table:
+            raise unsupported(spec_kind(layer), fmt, table, where(i))
 
 
 def _shape(shape) -> str:
@@ -169,17 +176,18 @@ def torch_source(model, title: str = "") -> str:
     title: the first line of the module docstring (what the model is, where from)."""
     check_layers(model, TORCH_LAYERS, "torch")
     shapes_in = [model.input_shape, *model.shapes[:-1]]
-    mapped = [TORCH_LAYERS[layer.kind](layer, shape_in)
+    mapped = [TORCH_LAYERS[spec_kind(layer)](layer, shape_in)
               for layer, shape_in in zip(model.layers, shapes_in, strict=True)]
     fused = model.fused_softmax
     ends = len(model.layers) - 1 if fused else len(model.layers)
     out_shape = model.shapes[ends - 1]
     what = "logits" if fused else "output"
-    ids = model.layers[0].kind == "embedding"
+    ids = spec_kind(model.layers[0]) == "embedding"
     x_doc = f"token ids {_shape(model.input_shape)} (integers)" if ids else \
         f"x {_shape(model.input_shape)}"
 
-    notes = [f"{i} {layer.kind}" + (f": {layer.describe()}" if layer.describe() else "")
+    notes = [f"{i} {spec_kind(layer)}" + (f": {layer.describe()}" if layer.describe()
+                                          not in ("", spec_kind(layer)) else "")
              for i, layer in enumerate(model.layers)]
     entries = _comments([f"{m.module}," for m in mapped], notes)
     forward = []
@@ -187,7 +195,8 @@ def torch_source(model, title: str = "") -> str:
         call = m.call.format(m=f"self[{i}]")
         act = ACT_CALLS[m.activation]
         forward.append(f"x = {act}({call})" if act else f"x = {call}")
-    forward = _comments(forward, [f"{i} {model.layers[i].kind} -> {_shape(model.shapes[i])}"
+    forward = _comments(forward, [f"{i} {spec_kind(model.layers[i])} -> "
+                                  f"{_shape(model.shapes[i])}"
                                   for i in range(ends)])
     if model.loss_name == "cross_entropy":
         loss = ("return nn.functional.cross_entropy(\n"
@@ -219,7 +228,7 @@ import torch
 from torch import nn
 
 INPUT_SHAPE = {tuple(model.input_shape)!r}  # one sample; a batch adds a leading axis N
-{GRU_LITE_SOURCE if any(layer.kind == "gru-lite" for layer in model.layers) else ""}
+{GRU_LITE_SOURCE if any(spec_kind(la) == "gru-lite" for la in model.layers) else ""}
 
 class Model(nn.Sequential):
     """{model.name}: {x_doc} -> {what} {_shape(out_shape)}."""
