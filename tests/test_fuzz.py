@@ -308,12 +308,14 @@ BASE_SPECS = {
         {"pool": {"mode": "max", "size": 2}}, "flatten", {"dense": {"units": 2}}, "softmax"],
         "loss": "cross_entropy",
         "data": {"name": "bars", "size": 4, "noise": 0.1, "train": 24, "val": 8, "test": 8},
-        "train": {"epochs": 1, "batch_size": 8, "lr": 0.05, "schedule": "cosine"}},
+        "train": {"epochs": 1, "batch_size": 8, "optimizer": "adam", "lr": 0.01,
+                  "amsgrad": True, "schedule": "cosine"}},
     "rnn": {"name": "rnn", "seed": 2, "input": [4, 1], "layers": [
         {"gru-lite": {"hidden": 3, "return": "last", "gate": None}}, {"dense": {"units": 1}}],
         "loss": {"mse": {"reduction": "mean"}},
         "data": {"name": "sine", "steps": 4, "train": 24, "val": 8, "test": 0},
-        "train": {"epochs": 1, "batch_size": 8, "lr": 0.05, "clip": 1.0}},
+        "train": {"epochs": 1, "batch_size": 8, "optimizer": "rmsprop", "lr": 0.01,
+                  "centered": True, "clip": 1.0}},
     "text": {"name": "text", "seed": 0, "input": [6], "layers": [
         {"embedding": {"dim": 3}}, {"rnn": {"hidden": 4}}, {"dense": {"units": "vocab"}},
         "softmax"], "loss": "cross_entropy",
@@ -331,7 +333,8 @@ VALUES = st.one_of(
                      float("inf"), "", "x", "vocab", "relu", "max", "mean", "all", "chars",
                      [], {}, [1, 2], [0], [1, 8, 8], [[1.0]], {"a": 1}, {"units": 2},
                      "corpus.txt", "../corpus.txt", "/etc/passwd", "xy.csv", "~/nope.npz",
-                     "digits", "sonnets", "agreement", [0.5, 0.5, 0.0]]),
+                     "digits", "sonnets", "agreement", [0.5, 0.5, 0.0], "sgd", "adam",
+                     "adamw", "rmsprop", "adagrad", [0.9, 0.999], [0.9, 1.0]]),
     st.text(max_size=8), st.integers(-3, 10**4), st.floats(width=32))
 
 
@@ -379,7 +382,9 @@ def mutated_spec(draw) -> tuple[str, str]:
                                          "nmae", "epoch"]))] = parent.pop(key)
         elif op == "add" and isinstance(parent, dict):
             parent[draw(st.sampled_from(["bias", "extra", "stride", "tokens", "window",
-                                         "path", "name", "seed", "gate"]))] = draw(VALUES)
+                                         "path", "name", "seed", "gate", "optimizer",
+                                         "betas", "momentum", "nesterov", "amsgrad",
+                                         "centered", "lr_decay", "eps"]))] = draw(VALUES)
     text = yaml.safe_dump(tree, sort_keys=False, allow_unicode=True)
     for _ in range(draw(st.integers(0, 2))):
         op = draw(st.sampled_from(["truncate", "char", "tag", "alias", "duplicate", "tab",
