@@ -41,6 +41,9 @@ class Optimizer:
         unknown = set(options) - set(self.OPTIONS)
         if unknown:
             raise TypeError(f"{self.name}: unknown options {sorted(unknown)}")
+        shadowed = [key for key in self.OPTIONS if hasattr(Optimizer, key)]
+        if shadowed:                    # options become attributes: self.momentum, ...
+            raise TypeError(f"{self.name}: options {shadowed} would hide Optimizer members")
         self.options = {key: options.get(key, entry.default)
                         for key, entry in self.OPTIONS.items()}
         for key, value in self.options.items():
