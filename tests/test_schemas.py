@@ -203,6 +203,21 @@ def test_text_commands_validate(runs):
                               "--json")[0])
 
 
+def test_export_validates(runs, tmp_path):
+    """A trained run exported without and with --check (torch, onnxruntime if present)."""
+    (plain,) = validate("export", run("export", runs["sine"], "--to", "safetensors", "-o",
+                                      tmp_path / "w.safetensors", "--json")[0])
+    assert plain["check"] is None
+    pytest.importorskip("torch")
+    (checked,) = validate("export", run("export", runs["bars"], "--to", "torch", "-o",
+                                        tmp_path / "t", "--dtype", "float32", "--check",
+                                        "--json")[0])
+    assert checked["check"]["passed"]
+    pytest.importorskip("onnxruntime")
+    validate("export", run("export", runs["agree"], "--to", "onnx", "-o",
+                           tmp_path / "m.onnx", "--check", "--json")[0])
+
+
 def test_a_changed_output_fails_its_schema():
     """The schemas are strict: an extra or missing top-level field is a schema change."""
     payload = json.loads(run("softmax", "1 2", "--json")[0])
