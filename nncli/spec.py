@@ -280,7 +280,10 @@ def _layers(spec: Spec, data: dict) -> list[L.Layer]:
         if kind == "softmax" and i != len(entries) - 1:
             raise spec.error(("layers", i), "softmax must be the last layer (it turns the "
                              "classifier's scores into probabilities)")
-        built.append(layer_type.from_options(values))
+        try:        # a layer may refuse a combination of options (lstm forget_bias, no bias)
+            built.append(layer_type.from_options(values))
+        except InputError as err:
+            raise spec.error(("layers", i, kind), str(err)) from None
     return built
 
 

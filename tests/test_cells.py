@@ -54,13 +54,14 @@ def make(kind, hidden, bias=True, return_all=True, seed=0, input_size=3, scale=0
 # One step of each cell for one batch, written from torch's documented formulas (plain
 # numpy, no buffers, no tricks): the test's independent oracle for states and Jacobians.
 
-def lstm_step(p, x_t, h, c):
-    """(h_t, c_t, f_t) of torch.nn.LSTM from (h_{t-1}, c_{t-1})."""
+def lstm_step(p, x_t, h, c, dc=0.0):
+    """(h_t, c_t, f_t) of torch.nn.LSTM from (h_{t-1}, c_{t-1}); dc nudges c_t before h_t
+    is computed from it."""
     a = x_t @ p["weight_ih_l0"].T + h @ p["weight_hh_l0"].T
     a = a + p.get("bias_ih_l0", 0.0) + p.get("bias_hh_l0", 0.0)
     i, f, g, o = np.split(a, 4, axis=-1)
     i, f, g, o = sigmoid(i), sigmoid(f), np.tanh(g), sigmoid(o)
-    c = f * c + i * g
+    c = f * c + i * g + dc
     return o * np.tanh(c), c, f
 
 
@@ -76,24 +77,26 @@ def gru_step(p, x_t, h):
     return (1 - z) * n + z * h
 
 
-def joint_step(layer, x_t, state):
-    """z_t from z_{t-1} for the joint state (h) or (h, c) concatenated."""
+def joint_step(layer, x_t, state, delta=None):
+    """z_t from z_{t-1} for the joint state (h) or (h, c) concatenated. delta nudges the
+    states of step t where autograd's nodes sit: h_t after the step, an lstm's c_t before
+    h_t = o tanh(c_t) is computed from it."""
     if layer.kind == "gru":
-        return gru_step(layer.params, x_t, state)
+        h = gru_step(layer.params, x_t, state)
+        return h if delta is None else h + delta
     hsize = layer.hidden
-    h, c, _ = lstm_step(layer.params, x_t, state[:, :hsize], state[:, hsize:])
-    return np.concatenate([h, c], axis=-1)
+    dh, dc = (0.0, 0.0) if delta is None else (delta[:, :hsize], delta[:, hsize:])
+    h, c, _ = lstm_step(layer.params, x_t, state[:, :hsize], state[:, hsize:], dc)
+    return np.concatenate([h + dh, c], axis=-1)
 
 
 def joint_states(layer, x, at=None, delta=None):
-    """z_1..z_T (N, T, S H), with z_at replaced by z_at + delta before the loop goes on."""
+    """z_1..z_T (N, T, S H), with the states of step `at` nudged by delta (joint_step)."""
     size = layer.hidden * len(layer.state_names)
     z = np.zeros((x.shape[0], size))
     out = []
     for t in range(x.shape[1]):
-        z = joint_step(layer, x[:, t], z)
-        if t == at:
-            z = z + delta
+        z = joint_step(layer, x[:, t], z, delta if t == at else None)
         out.append(z)
     return np.stack(out, axis=1)
 
@@ -188,9 +191,9 @@ def test_states_match_the_reference_cell(kind, return_all):
 @pytest.mark.parametrize("return_all", [True, False], ids=["all", "last"])
 @pytest.mark.parametrize("kind", CELLS)
 def test_state_gradients_match_finite_differences(kind, return_all):
-    """state_gradients()[name][:, t] = dL/d state_t for L = sum(y * dy): the change of L
-    when that state alone is nudged after step t (the other state of step t held) and the
-    later steps are recomputed from it."""
+    """state_gradients()[name][:, t] = dL/d state_t for L = sum(y * dy), as autograd gives
+    it for the node state_t: the change of L when that state is nudged (an lstm's c_t before
+    h_t is computed from it) and everything after it is recomputed."""
     hsize = 3
     layer, rng = make(kind, hsize, return_all=return_all, seed=5)
     x = rng.standard_normal((2, 5, 3))
@@ -365,6 +368,17 @@ def test_forget_bias_sets_the_forget_block_of_bias_ih():
     built = registry.build("lstm", {"hidden": 3, "forget_bias": 2})
     assert built.forget_bias == 2.0 and built.return_sequences
     assert "forget bias 2" in built.describe()
+
+
+def test_forget_bias_without_a_bias_is_a_spec_error(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("input: [4, 2]\nlayers:\n  - dense: {units: 3}\n"
+                    "  - lstm: {hidden: 3, bias: false, forget_bias: 1.0}\nloss: mse\n")
+    result = runner.invoke(app, ["summary", str(spec)])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.strip() == (
+        "error: spec.yaml:4 layers[1].lstm: forget_bias: 1 needs a bias to set; use bias: "
+        "true or drop forget_bias")
 
 
 def test_every_gate_block_is_initialised_as_its_own_matrix():

@@ -8,11 +8,13 @@ parameter gradients as a few large products, and grad-trace's rescaling (per gat
 
 Fast path. Inside forward and backward the arrays are time-major, (T, N, ·), so that each
 step reads and writes contiguous (N, ·) slices of preallocated buffers; `states` and
-`state_gradients()` show them batch-first (N, T, H) as views. A sigmoid gate is computed as
-sigma(a) = 0.5 + 0.5 tanh(a / 2) with the halving folded into copies of its weight rows
-(halving is exact in floating point, so this equals activations.sigmoid bit for bit), so
-that one tanh covers every gate of a step. Buffers take the dtype of x @ W (float32 stays
-float32).
+`state_gradients()` show them batch-first (N, T, H) as views. The gates of a step go through
+one exp: sigmoid(a) = 1 / (1 + exp(-a)), with the minus sign folded into copies of the
+weight rows (negating, like doubling, is exact in floating point), and a tanh gate as
+tanh(a) = 2 sigmoid(2a) - 1 (rows times -2). exp and a reciprocal cost half of numpy's tanh
+in float64 (a third less in float32). exp(-a) overflows to inf for a << 0, which gives the
+right sigmoid, 0; the overflow warning is silenced. Buffers take the dtype of x @ W
+(float32 stays float32).
 """
 
 from __future__ import annotations
@@ -28,6 +30,14 @@ def time_major(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a.swapaxes(0, 1))
 
 
+def sigmoid_of_negated(a: np.ndarray) -> np.ndarray:
+    """In place: a = -x becomes sigmoid(x) = 1 / (1 + exp(-x)). Call under
+    np.errstate(over="ignore"): exp overflows to inf where x << 0, giving 0 as it should."""
+    np.exp(a, out=a)
+    a += 1.0
+    return np.reciprocal(a, out=a)
+
+
 def previous(a: np.ndarray) -> np.ndarray:
     """a_{t-1} for every step of a time-major (T, N, H) array, with a_0 = 0."""
     prev = np.empty_like(a)
@@ -38,10 +48,11 @@ def previous(a: np.ndarray) -> np.ndarray:
 
 class Gated(Recurrent):
     """Base of lstm and gru. A subclass sets GATES (gate names in torch's row order) and
-    SIGMOID (the indices of the gates that are sigmoids; the others are tanh)."""
+    ROW_SCALE: per gate, the factor its rows get in the copies forward multiplies with
+    (-1: a sigmoid through `sigmoid_of_negated`, -2: a tanh through it, 1: left as is)."""
 
     GATES: tuple[str, ...] = ()
-    SIGMOID: tuple[int, ...] = ()
+    ROW_SCALE: tuple[float, ...] = ()
 
     # ------------------------------------------------------------------ parameters
 
@@ -68,18 +79,16 @@ class Gated(Recurrent):
         """A stacked parameter split into its gates' blocks (views), in GATES order."""
         return np.split(self.params[name], len(self.GATES))
 
-    def _halved(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """Copies of weight_ih, weight_hh, bias_ih, bias_hh with the sigmoid gates' rows
-        halved (see the module docstring); biases None without bias."""
-        rows = np.zeros(len(self.GATES) * self.hidden, dtype=bool)
-        for k in self.SIGMOID:
-            rows[k * self.hidden:(k + 1) * self.hidden] = True
+    def _scaled(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Copies of weight_ih, weight_hh, bias_ih, bias_hh with each gate's rows times its
+        ROW_SCALE (exact: powers of two and signs); biases None without bias."""
+        factor = np.repeat(np.asarray(self.ROW_SCALE, dtype=float), self.hidden)
         out = []
         for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
             value = self.params.get(name)
             if value is not None:
-                value = value.copy()
-                value[rows] *= 0.5
+                value = value * (factor[:, None] if value.ndim == 2 else factor).astype(
+                    value.dtype)
             out.append(value)
         return tuple(out)
 

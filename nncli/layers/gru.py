@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from nncli.layers.base import PARAMS_OPTION, RETURN_OPTION, Example
-from nncli.layers.gated import Gated, previous, time_major
+from nncli.layers.gated import Gated, previous, sigmoid_of_negated, time_major
 from nncli.layers.recurrent import Bound, Series, largest_singular_value
 from nncli.options import REQUIRED, Option
 
@@ -47,7 +47,7 @@ class GRU(Gated):
     }
     EXAMPLE = Example({"hidden": 3}, (4, 2))
     GATES = ("reset", "update", "candidate")
-    SIGMOID = (0, 1)
+    ROW_SCALE = (-1.0, -1.0, 1.0)     # sigmoid, sigmoid; n through np.tanh
 
     @classmethod
     def from_options(cls, values):
@@ -61,7 +61,7 @@ class GRU(Gated):
 
     def forward(self, x):
         h_size = self.hidden
-        w_ih, w_hh, b_ih, b_hh = self._halved()
+        w_ih, w_hh, b_ih, b_hh = self._scaled()
         x_tm = time_major(x)
         bias = None
         if b_ih is not None:
@@ -76,27 +76,26 @@ class GRU(Gated):
         h = np.zeros((n, h_size), dtype=dtype)
         recurrent = np.empty((n, 3 * h_size), dtype=dtype)
         tmp = np.empty((n, h_size), dtype=dtype)
-        w_hh_t = w_hh.T
-        for t in range(steps):
-            a = gates[t]
-            np.matmul(h, w_hh_t, out=recurrent)
-            rz, cand = a[:, :2 * h_size], a[:, 2 * h_size:]
-            rz += recurrent[:, :2 * h_size]
-            np.tanh(rz, out=rz)                              # halved rows: sigmoid below
-            rz *= 0.5
-            rz += 0.5
-            r, z = rz[:, :h_size], rz[:, h_size:]
-            if bias is None:
-                a_n[t] = recurrent[:, 2 * h_size:]
-            else:
-                np.add(recurrent[:, 2 * h_size:], b_hn, out=a_n[t])
-            np.multiply(r, a_n[t], out=tmp)
-            cand += tmp
-            np.tanh(cand, out=cand)
-            np.subtract(h, cand, out=tmp)                    # h_t = n + z (h_{t-1} - n)
-            tmp *= z
-            np.add(cand, tmp, out=hs[t])
-            h = hs[t]
+        w_hh_t = np.ascontiguousarray(w_hh.T)
+        with np.errstate(over="ignore"):
+            for t in range(steps):
+                a = gates[t]
+                np.matmul(h, w_hh_t, out=recurrent)
+                rz, cand = a[:, :2 * h_size], a[:, 2 * h_size:]
+                rz += recurrent[:, :2 * h_size]
+                sigmoid_of_negated(rz)
+                r, z = rz[:, :h_size], rz[:, h_size:]
+                if bias is None:
+                    a_n[t] = recurrent[:, 2 * h_size:]
+                else:
+                    np.add(recurrent[:, 2 * h_size:], b_hn, out=a_n[t])
+                np.multiply(r, a_n[t], out=tmp)
+                cand += tmp
+                np.tanh(cand, out=cand)
+                np.subtract(h, cand, out=tmp)                # h_t = n + z (h_{t-1} - n)
+                tmp *= z
+                np.add(cand, tmp, out=hs[t])
+                h = hs[t]
         self._x_tm, self._gates, self._a_n, self._h = x_tm, gates, a_n, hs
         return self._output(hs)
 

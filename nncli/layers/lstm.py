@@ -23,10 +23,16 @@ its step Jacobian dz_t/dz_{t-1} has the blocks
     dh_t/dh_{t-1} = diag(tanh(c_t) o (1-o)) W_ho + diag(o (1 - tanh^2 c_t)) dc_t/dh_{t-1}
     dh_t/dc_{t-1} = diag(o (1 - tanh^2 c_t) f_t)
 
-(each taken with the other state of step t-1 held fixed). So state_gradients()["c"] is
-dL/dc_t with h_t held: what the cell state carries back to earlier steps, f_{t+1} times the
-gradient arriving at c_{t+1}; it is 0 at the last step, whose loss sees only h_T. Along the
-c path the gradient is only multiplied by forget gates: near 1, it survives many steps.
+(each taken with the other state of step t-1 held fixed). state_gradients()["c"] is the
+gradient reaching c_t, as autograd gives it for the node c_t: through h_t = o_t tanh(c_t)
+and carried back from c_{t+1},
+
+    dL/dc_t = dL/dh_t o_t (1 - tanh^2 c_t) + f_{t+1} dL/dc_{t+1}
+
+so along the c path the gradient is only multiplied by forget gates: near 1, it survives
+many steps. dL/dh_t is the gradient from the output at t plus the one carried back from
+step t+1 through the gates.
+
 No bound is offered: dc_t/dh_{t-1} grows with |c_{t-1}|, which is not bounded by the
 weights (it can grow by 1 per step).
 """
@@ -37,7 +43,7 @@ import numpy as np
 
 from nncli.errors import InputError
 from nncli.layers.base import PARAMS_OPTION, RETURN_OPTION, Example
-from nncli.layers.gated import Gated, previous, time_major
+from nncli.layers.gated import Gated, previous, sigmoid_of_negated, time_major
 from nncli.layers.recurrent import Bound, Series
 from nncli.options import REQUIRED, Option
 
@@ -57,7 +63,7 @@ class LSTM(Gated):
     }
     EXAMPLE = Example({"hidden": 3, "forget_bias": 1.0}, (4, 2))
     GATES = ("input", "forget", "cell", "output")
-    SIGMOID = (0, 1, 3)
+    ROW_SCALE = (-1.0, -1.0, -2.0, -1.0)     # sigmoid, sigmoid, tanh, sigmoid
     state_names = ("h", "c")
 
     @classmethod
@@ -84,42 +90,37 @@ class LSTM(Gated):
 
     def forward(self, x):
         h_size = self.hidden
-        w_ih, w_hh, b_ih, b_hh = self._halved()
+        w_ih, w_hh, b_ih, b_hh = self._scaled()
         x_tm = time_major(x)
         # Every step's input term in one matmul; the buffer then holds the gates, step by step.
         gates = self._input_terms(x_tm, w_ih, None if b_ih is None else b_ih + b_hh)
         steps, n, _ = gates.shape
         dtype = gates.dtype
-        # sigma(a) = 0.5 + 0.5 tanh(a/2) on i, f, o (their rows are halved); tanh on g.
-        scale = np.full(4 * h_size, 0.5, dtype=dtype)
-        scale[2 * h_size:3 * h_size] = 1.0
-        shift = 0.5 - 0.5 * (scale == 1.0).astype(dtype)
         hs, cells, tanh_c = (np.empty((steps, n, h_size), dtype=dtype) for _ in range(3))
         h = c = np.zeros((n, h_size), dtype=dtype)
         recurrent = np.empty((n, 4 * h_size), dtype=dtype)
         ig = np.empty((n, h_size), dtype=dtype)
-        w_hh_t = w_hh.T
-        for t in range(steps):
-            a = gates[t]
-            np.matmul(h, w_hh_t, out=recurrent)
-            a += recurrent
-            np.tanh(a, out=a)
-            a *= scale
-            a += shift
-            i, f, g, o = a[:, :h_size], a[:, h_size:2 * h_size], \
-                a[:, 2 * h_size:3 * h_size], a[:, 3 * h_size:]
-            c_t = cells[t]
-            np.multiply(f, c, out=c_t)
-            np.multiply(i, g, out=ig)
-            c_t += ig
-            np.tanh(c_t, out=tanh_c[t])
-            np.multiply(o, tanh_c[t], out=hs[t])
-            h, c = hs[t], c_t
+        w_hh_t = np.ascontiguousarray(w_hh.T)
+        with np.errstate(over="ignore"):
+            for t in range(steps):
+                a = gates[t]
+                np.matmul(h, w_hh_t, out=recurrent)
+                a += recurrent
+                sigmoid_of_negated(a)                  # i, f, o; and sigmoid(2 a) for g
+                i, f, g, o = a[:, :h_size], a[:, h_size:2 * h_size], \
+                    a[:, 2 * h_size:3 * h_size], a[:, 3 * h_size:]
+                g *= 2.0
+                g -= 1.0                               # tanh(a) = 2 sigmoid(2 a) - 1
+                c_t = cells[t]
+                np.multiply(f, c, out=c_t)
+                np.multiply(i, g, out=ig)
+                c_t += ig
+                np.tanh(c_t, out=tanh_c[t])
+                np.multiply(o, tanh_c[t], out=hs[t])
+                h, c = hs[t], c_t
         self._x_tm, self._gates, self._cells, self._tanh_c, self._h = (
             x_tm, gates, cells, tanh_c, hs)
         return self._output(hs)
-
-
 
     def _factors(self):
         """The per-step derivatives backward and step_jacobians share, all (T, N, ·):
@@ -148,22 +149,21 @@ class LSTM(Gated):
         d_a = np.empty((steps, n, 4 * h_size), dtype=dtype)   # dL/d(pre-activations)
         d_a4 = d_a.reshape(steps, n, 4, h_size)
         dh_all = np.empty((steps, n, h_size), dtype=dtype)
-        dc_state = np.empty_like(dh_all)                       # dL/dc_t, h_t held
-        dc_state[-1] = 0.0
+        dc_all = np.empty_like(dh_all)
         dh_all[-1] = dout[-1]
-        dc = np.empty((n, h_size), dtype=dtype)
+        carried = np.zeros((n, h_size), dtype=dtype)           # f_{t+1} dL/dc_{t+1}
         for t in range(steps - 1, -1, -1):
-            dh = dh_all[t]
-            np.multiply(dh, c_from_h[t], out=dc)               # dc_t, through h_t ...
-            dc += dc_state[t]                                  # ... and carried from c_{t+1}
+            dh, dc = dh_all[t], dc_all[t]
+            np.multiply(dh, c_from_h[t], out=dc)               # dL/dc_t through h_t ...
+            dc += carried                                      # ... and from c_{t+1}
             np.multiply(to_c[t], dc[:, None, :], out=d_a4[t, :, :3])
             np.multiply(dh, o_from_h[t], out=d_a4[t, :, 3])
             if t:
-                np.multiply(dc, f[t], out=dc_state[t - 1])
+                np.multiply(dc, f[t], out=carried)
                 np.matmul(d_a[t], w_hh, out=dh_all[t - 1])
                 dh_all[t - 1] += dout[t - 1]
         self._d_in = self._d_hh = d_a
-        self._dh, self._dc = dh_all, dc_state
+        self._dh, self._dc = dh_all, dc_all
         return self._finish_backward(d_a)
 
     # ------------------------------------------------------------------ grad-trace contract
