@@ -579,6 +579,37 @@ def test_weights_fuzz(trained, data, name, other, corrupt, command):
                    failed="training diverged")
 
 
+@fuzz(60)
+@given(data=st.data(), name=st.sampled_from(["mlp", "cnn", "rnn", "text"]),
+       damage=st.sampled_from(["none", "truncate", "flip", "header"]))
+def test_safetensors_weights_fuzz(trained, data, name, damage):
+    """.safetensors weights (as `nncli export` writes them) with mutated tensors, or with
+    damaged bytes or header, as --weights."""
+    from nncli.export.safetensors_file import encode
+
+    with np.load(trained[name] / "last.npz") as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    params = {k: v for k, v in arrays.items() if k[0].isdigit()}
+    rest = {k: v for k, v in arrays.items() if k.startswith("vocab")}
+    if data.draw(st.booleans()):
+        params = data.draw(mutated_weights(params))
+    # what safetensors can hold: numbers (and strings, kept in the metadata)
+    params = {k: v for k, v in params.items() if not isinstance(v, str) and
+              v.dtype.kind in "biufU"}
+    blob = encode({**rest, **params})
+    header_end = 8 + int.from_bytes(blob[:8], "little")
+    if damage == "truncate":
+        blob = blob[:data.draw(st.integers(0, len(blob) - 1))]
+    elif damage in ("flip", "header"):
+        i = data.draw(st.integers(0, (header_end if damage == "header" else len(blob)) - 1))
+        blob = blob[:i] + bytes([blob[i] ^ data.draw(st.integers(1, 255))]) + blob[i + 1:]
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = Path(tmp) / "w.safetensors"
+        weights.write_bytes(blob)
+        invoke("forward", trained[name] / "config.yaml", "--input", INPUTS[name],
+               "--weights", weights, "--json")
+
+
 def test_weights_of_another_model_are_refused_by_name(trained):
     result = invoke("forward", trained["mlp"] / "config.yaml", "--input", INPUTS["mlp"],
                     "--weights", trained["cnn"] / "best.npz")
@@ -628,7 +659,9 @@ def _kind(param) -> str:
 SLOW = {("train", "epochs"): [-1, 0, 1, 2, "x"], ("complete", "length"): [-1, 0, 1, 3, 2**40],
         ("agreement", "pairs"): [-1, 0, 1, 2, 2**40], ("grad-trace", "steps"): [-1, 0, 1, 5, 2**40],
         ("grad-trace", "hidden"): [-1, 0, 1, 3, 2**40], ("agreement", "max_modifiers"):
-        [-1, 0, 1, 11], ("gradcheck", "max_entries"): [-1, 0, 1, 3]}
+        [-1, 0, 1, 11], ("gradcheck", "max_entries"): [-1, 0, 1, 3],
+        ("export", "to"): ["torch", "safetensors", "onnx", "toch", "", "x"],
+        ("export", "dtype"): ["float32", "float64", "float16", "x", ""]}
 MAY_FAIL = {"train": "training diverged", "gradcheck": "gradient check failed",
             "grad-trace": "overflow", "backward": "non-finite"}
 
@@ -636,7 +669,7 @@ MAY_FAIL = {"train": "training diverged", "gradcheck": "gradient check failed",
 @fuzz(220)
 @given(data=st.data(), command=st.sampled_from(
     ["conv", "pool", "softmax", "summary", "forward", "backward", "gradcheck", "init",
-     "grad-trace", "train", "eval", "predict", "complete", "agreement", "schema"]))
+     "grad-trace", "train", "eval", "predict", "complete", "agreement", "schema", "export"]))
 def test_option_combinations_fuzz(trained, sandbox, data, command):
     """Any subset of a command's options with values of the right and the wrong type."""
     cmd = typer.main.get_command(app).commands[command]
@@ -663,6 +696,12 @@ def test_option_combinations_fuzz(trained, sandbox, data, command):
                                                       pools["path"][-1], "/proc/nope/w.npz",
                                                       sandbox]))]
             continue
+        if (command, param.name) == ("export", "out"):   # only into the sandbox
+            n = next(SERIAL)
+            argv += [flag, data.draw(st.sampled_from([
+                sandbox / f"e{n}", sandbox / f"e{n}.safetensors", sandbox / f"e{n}.onnx",
+                pools["path"][-1], "/proc/nope/e", sandbox]))]
+            continue
         if (command, param.name) == ("train", "out"):
             argv += [flag, data.draw(st.sampled_from([sandbox / f"r{next(SERIAL)}", sandbox,
                                                       "/proc/nope", trained["cnn"]]))]
@@ -684,6 +723,8 @@ def test_option_combinations_fuzz(trained, sandbox, data, command):
             argv[i] = copy
         if "--epochs" not in argv:
             argv += ["--epochs", 2]
+    if command == "export" and not {"-o", "--out"} & set(map(str, argv)):
+        argv += ["--out", sandbox / f"e{next(SERIAL)}"]
     if command == "train" and "--epochs" not in argv:
         argv += ["--epochs", 1]
     if command in ("train", "gradcheck"):      # keep it small: only tiny models train
@@ -691,6 +732,34 @@ def test_option_combinations_fuzz(trained, sandbox, data, command):
                 for a in argv]
     failed = MAY_FAIL.get(command)
     invoke(*argv, allowed=(0, 1, 2) if failed else (0, 2), failed=failed)
+
+
+@fuzz(50)
+@given(data=st.data(), to=st.sampled_from(["torch", "safetensors", "onnx", "onnx", "toch"]),
+       dtype=st.sampled_from([None, None, "float32", "float64", "half"]), check=st.booleans(),
+       force=st.booleans())
+def test_export_fuzz(trained, sandbox, data, to, dtype, check, force):
+    """export of every kind of model, with weights of the right or wrong model, into new,
+    existing or impossible places: 0 with the files written, or one line and nothing
+    written."""
+    pools = _option_pools(trained, sandbox)
+    config = data.draw(st.sampled_from(pools["config"]))
+    n = next(SERIAL)
+    fresh = sandbox / {"safetensors": f"x{n}.safetensors", "onnx": f"x{n}.onnx"}.get(to, f"x{n}")
+    out = data.draw(st.one_of(st.just(fresh), st.sampled_from([
+        sandbox / f"x{n}", sandbox / f"x{n}.onnx", pools["path"][-1], "/proc/nope/x",
+        sandbox])))
+    argv = ["export", config, "--to", to, "-o", out]
+    if data.draw(st.integers(0, 3)) == 0:
+        argv += ["--weights", data.draw(st.sampled_from(pools["path"]))]
+    argv += (["--dtype", dtype] if dtype else []) + (["--check"] if check else []) + \
+        (["--force"] if force else []) + (["--json"] if data.draw(st.booleans()) else [])
+    existed = Path(out).exists()
+    result = invoke(*argv)
+    if result.exit_code == 0:
+        assert Path(out).exists()
+    elif not existed:
+        assert not Path(out).exists(), f"a refused export wrote {out}"
 
 
 # --------------------------------------------------------------------------- YAML safety
