@@ -120,6 +120,13 @@ CASES = [
     ("agreement", 2, ["agreement", "{sine}"]),
     ("schema", 0, ["schema", "conv"]),
     ("schema", 2, ["schema", "nope"]),
+    ("examples", 0, ["examples"]),
+    ("examples", 0, ["examples", "seed_rnn", "--copy", "{root}/copies"]),
+    ("examples", 2, ["examples", "--copy", "{exists}"]),             # a file, not a folder
+    ("examples", 2, ["examples", "nope"]),
+    ("check", 0, ["check", "{root}/sine.yaml", "--json"]),
+    ("check", 2, ["check", "{root}/sine.yaml", "--set", "train.lr=0", "--json"]),
+    ("check", 2, ["check", "{bad}"]),
 ]
 
 
