@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 
 from nncli.app import app
-from nncli.commands.options import CONFIG, JSON, SET
+from nncli.commands.options import CONFIG, JSON, SET, draws
 
 
 def _complete_name(incomplete: str) -> list[tuple[str, str]]:
@@ -25,6 +25,7 @@ def _complete_name(incomplete: str) -> list[tuple[str, str]]:
 # =========================================================================== examples
 
 @app.command("examples")
+@draws
 def examples_cmd(
     names: list[str] | None = typer.Argument(None, metavar="[NAME]...", show_default=False,
                                              autocompletion=_complete_name,
@@ -105,6 +106,7 @@ def _copy(chosen: list, folder: Path, everything: bool) -> list[Path]:
 # =========================================================================== check
 
 @app.command("check")
+@draws
 def check_cmd(config: Path = CONFIG, overrides: list[str] = SET, as_json: bool = JSON) -> None:
     """Check a spec the way 'nncli train' would, without training.
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 import typer
 
 from nncli.app import app
-from nncli.commands.options import JSON, complete_layer
+from nncli.commands.options import JSON, complete_layer, draws
 
 
 @app.command("layers")
+@draws
 def layers_cmd(
     kind: str | None = typer.Argument(None, metavar="KIND", show_default=False,
                                       autocompletion=complete_layer,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from nncli.app import app
-from nncli.commands.options import json_option
+from nncli.commands.options import draws, json_option
 from nncli.errors import InputError, check_int
 
 if TYPE_CHECKING:
@@ -65,6 +65,7 @@ def parse_cell(option: str, text: str, shape: tuple[int, ...]) -> tuple[int, ...
 
 
 @app.command(context_settings=_SETTINGS)
+@draws
 def conv(
     source: str = typer.Argument(..., metavar="INPUT", help=MATRIX_HELP + " 2-D (H, W) or "
                                  "3-D (C, H, W)."),
@@ -125,6 +126,7 @@ def conv(
 # --------------------------------------------------------------------------- pool
 
 @app.command(context_settings=_SETTINGS)
+@draws
 def pool(
     source: str = typer.Argument(..., metavar="INPUT", help=MATRIX_HELP + " 2-D (H, W) or "
                                  "3-D (C, H, W)."),
@@ -171,6 +173,7 @@ def pool(
 # --------------------------------------------------------------------------- softmax
 
 @app.command(context_settings=_SETTINGS)
+@draws
 def softmax(
     values: list[str] = typer.Argument(..., metavar="VALUES", help="Scores z: inline "
                                        '"1 2 3" (or several arguments), JSON, a file or -. '

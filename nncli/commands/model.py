@@ -19,6 +19,7 @@ from nncli.commands.options import (
     SET,
     TARGET,
     WEIGHTS,
+    draws,
     input_option,
     out_option,
     target_option,
@@ -65,6 +66,7 @@ def init_cmd(
 
 # ---- summary ---------------------------------------------------------------------------
 @app.command("summary")
+@draws
 def summary_cmd(config: Path = CONFIG, overrides: list[str] = SET,
                 as_json: bool = JSON) -> None:
     """A table of the layers: options, output shape, parameter count, memory.
@@ -98,6 +100,7 @@ def summary_cmd(config: Path = CONFIG, overrides: list[str] = SET,
 
 # ---- forward ---------------------------------------------------------------------------
 @app.command("forward")
+@draws
 def forward_cmd(
     config: Path = CONFIG,
     input_: str = INPUT,
@@ -143,6 +146,7 @@ def _check_layer(layer: int | None, model) -> None:
 
 # ---- backward --------------------------------------------------------------------------
 @app.command("backward")
+@draws
 def backward_cmd(
     config: Path = CONFIG,
     input_: str = INPUT,
@@ -181,6 +185,7 @@ def backward_cmd(
 
 # ---- gradcheck -------------------------------------------------------------------------
 @app.command("gradcheck")
+@draws
 def gradcheck_cmd(
     config: Path = CONFIG,
     weights: Path | None = WEIGHTS,

@@ -21,6 +21,7 @@ Nothing here imports more than typer, so `nncli --help` stays fast.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import typer
@@ -102,6 +103,51 @@ def json_option(extra: str = "") -> Any:
 def length_option(default: int, extra: str = "") -> Any:
     """--length/-n N: how many tokens (or steps) to produce."""
     return typer.Option(default, "--length", "-n", metavar="N", help=_help(LENGTH_HELP, extra))
+
+
+# ---- --save FILE: any view as a picture --------------------------------------------------
+
+SAVE_HELP = ("Also write what the command shows to FILE: .svg (a picture), .html (a web "
+             "page) or .txt, with the colours. Never overwrites without --force.")
+FORCE_HELP = "Let --save overwrite FILE."
+
+
+def draws(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command that draws `--save FILE` and `--force`; put it under @app.command.
+
+    The command's own parameters stay as they are; `--save` runs it inside
+    nncli.render.recording.saving, which checks FILE first and writes it at the end, so
+    every command saves the same way. `--save` with `--json` is refused (JSON is no
+    picture)."""
+    import functools
+    import inspect
+    from pathlib import Path
+
+    @functools.wraps(command)
+    def run(*args: Any, save_context: typer.Context, save: Path | None = None,
+            force: bool = False, **kwargs: Any) -> Any:
+        if save is None:
+            return command(*args, **kwargs)
+        from nncli.errors import InputError
+        from nncli.render.recording import saving
+
+        if kwargs.get("as_json"):
+            raise InputError("--save: --json prints no picture to save; drop one of them")
+        with saving(save, force, save_context.command_path):
+            return command(*args, **kwargs)
+
+    own = inspect.signature(command, eval_str=True)
+    added = [inspect.Parameter("save", inspect.Parameter.KEYWORD_ONLY, annotation=Path | None,
+                               default=typer.Option(None, "--save", metavar="FILE",
+                                                    show_default=False, help=SAVE_HELP)),
+             inspect.Parameter("force", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
+                               default=typer.Option(False, "--force", help=FORCE_HELP)),
+             inspect.Parameter("save_context", inspect.Parameter.KEYWORD_ONLY,
+                               annotation=typer.Context)]
+    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own.parameters.values()]
+    run.__signature__ = own.replace(parameters=params + added)      # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in params + added}
+    return run
 
 
 # ---- shell completion (run by the shell's completion script, never by a command) ----------

@@ -13,7 +13,7 @@ from typing import Any
 import typer
 
 from nncli.app import app
-from nncli.commands.options import CONFIG, JSON, SET, length_option, weights_option
+from nncli.commands.options import CONFIG, JSON, SET, draws, length_option, weights_option
 from nncli.errors import InputError
 
 TEXT_WEIGHTS = "They hold the vocabulary, as 'nncli train' writes them for a text dataset."
@@ -37,6 +37,7 @@ def load_text_model(config: Path, weights: Path | None, what: str = "CONFIG",
 # =========================================================================== complete
 
 @app.command("complete")
+@draws
 def complete_cmd(
     config: Path = CONFIG,
     weights: Path | None = weights_option(extra=TEXT_WEIGHTS),
@@ -149,6 +150,7 @@ def _prompt_tokens(prompt: str, vocab, skip_unknown: bool) -> list[str]:
 # =========================================================================== agreement
 
 @app.command("agreement")
+@draws
 def agreement_cmd(
     models: list[Path] = typer.Argument(..., metavar="MODEL...", show_default=False,
                                         help="Run folders of models trained on data: {name: "

@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from nncli.app import app
-from nncli.commands.options import input_option, json_option, target_option, weights_option
+from nncli.commands.options import (
+    draws,
+    input_option,
+    json_option,
+    target_option,
+    weights_option,
+)
 from nncli.errors import InputError
 from nncli.render.trace import ROWS_SHOWN
 
@@ -215,6 +221,7 @@ def _data(model: Model, opts: dict, spec, x: np.ndarray | None = None
 # --------------------------------------------------------------------------- command
 
 @app.command("grad-trace")
+@draws
 def grad_trace(
     config: str | None = typer.Argument(None, metavar="[CONFIG]", help="A YAML spec with a "
                                         "recurrent layer, or a run folder made by 'nncli "

@@ -26,6 +26,7 @@ from nncli.commands.options import (
     SET,
     WEIGHTS,
     config_argument,
+    draws,
     input_option,
     json_option,
     out_option,
@@ -48,6 +49,7 @@ def _q(path: Path | str) -> str:
 # =========================================================================== train
 
 @app.command()
+@draws
 def train(
     config: Path | None = config_argument(required=False, help="Model spec (YAML) with "
                                           "data: and train: sections, or a built-in "
@@ -202,6 +204,7 @@ def _drive(trainer: Trainer, as_json: bool, resumed: bool) -> None:
 # =========================================================================== eval / predict
 
 @app.command("eval")
+@draws
 def eval_command(
     config: Path = CONFIG,
     weights: Path | None = WEIGHTS,
@@ -249,6 +252,7 @@ def eval_command(
 
 
 @app.command(context_settings={"ignore_unknown_options": True})
+@draws
 def predict(
     config: Path = CONFIG,
     weights: Path | None = WEIGHTS,

@@ -243,5 +243,10 @@ heatmap = Heatmap
 
 
 def console(stderr: bool = False) -> Console:
-    """The Console commands print to (honours NO_COLOR, width of the terminal or pipe)."""
-    return Console(stderr=stderr, highlight=False)
+    """The Console commands print to (honours NO_COLOR, width of the terminal or pipe).
+    While a command runs with --save, standard output's console is the one recording it
+    (nncli.render.recording)."""
+    from nncli.render import recording
+
+    recorder = None if stderr else recording.console()
+    return recorder if recorder is not None else Console(stderr=stderr, highlight=False)
