@@ -66,7 +66,7 @@ class Leaky(Recurrent):
     def backward(self, dy):
         p = self.params
         dout = self._output_grads(dy)
-        hs, cs, acts = self.states, self._c, self._a
+        hs, acts = self.states, self._a
         gh, gc, da = (np.zeros_like(hs) for _ in range(3))
         carry_h, carry_c = np.zeros_like(hs[:, 0]), np.zeros_like(hs[:, 0])
         self._dc_total = np.zeros_like(hs)
@@ -93,7 +93,7 @@ class Leaky(Recurrent):
         return {"h": self.states, "c": self._c}
 
     def state_gradients(self):
-        return {"h": self.state_grads, "c": self._gc}
+        return {"h": self.state_grads, "c": self._dc_total}      # c_t through h_t too
 
     def step_jacobians(self):
         h, d = self.hidden, self.params["decay"]
@@ -141,10 +141,7 @@ def toy_model(steps=6, hidden=3, width=2, seed=0) -> Model:
 
 
 def make_cell(kind: str, hidden=3, steps=6, width=2, seed=0) -> Recurrent:
-    if kind == "toy":
-        cell = Leaky(hidden)
-    else:
-        cell = registry.build(kind, {"hidden": hidden})
+    cell = Leaky(hidden) if kind == "toy" else registry.build(kind, {"hidden": hidden})
     cell.init_builtin((steps, width), seed)
     rng = np.random.default_rng(seed + 1)
     for name, value in cell.params.items():              # non-zero biases, too
@@ -278,6 +275,9 @@ def test_two_states_through_the_render_at_80_columns(monkeypatch):
 
 # --------------------------------------------------------------------------- every cell
 
+ONE_STATE = [kind for kind in core.cells() if len(registry.get(kind).state_names) == 1]
+
+
 @pytest.fixture(params=CELLS)
 def traced(request):
     cell = make_cell(request.param, hidden=3, steps=6, width=2, seed=7)
@@ -305,19 +305,55 @@ def test_shapes_and_outputs(traced):
         assert s.values.shape == (2, 6, 3) and s.label and "\n" not in s.label
 
 
-def test_state_gradients_follow_the_step_jacobians(traced):
-    """dL/dz_{t-1} = J_t^T dL/dz_t + (the output's gradient at t-1, output state only):
-    the engine's backward loop and step_jacobians() are two codings of one derivative."""
-    cell, _, _, dy = traced
-    grads = cell.state_gradients()
-    g = np.concatenate([grads[n] for n in cell.state_names], axis=-1)     # (N, T, D)
+@pytest.mark.parametrize("kind", ONE_STATE)
+def test_state_gradients_follow_the_step_jacobians(kind):
+    """One state: dL/ds_{t-1} = J_t^T dL/ds_t + (the output's gradient at t-1): the
+    engine's backward loop and step_jacobians() are two codings of one derivative. (With
+    several states the gradients are autograd's, which J alone does not relate; the toy's
+    are checked by finite differences below.)"""
+    cell = make_cell(kind, hidden=3, steps=6, width=2, seed=7)
+    rng = np.random.default_rng(8)
+    cell.forward(rng.normal(size=(2, 6, 2)))
+    dy = rng.normal(size=(2, 6, 3))
+    cell.backward(dy)
+    (g,) = cell.state_gradients().values()
     jac = cell.step_jacobians()
-    direct = np.zeros_like(g)
-    direct[..., :3] = dy
     for t in range(1, 6):
         carried = np.einsum("nij,ni->nj", jac[:, t], g[:, t])
-        np.testing.assert_allclose(g[:, t - 1], carried + direct[:, t - 1], atol=1e-12)
-    np.testing.assert_allclose(g[:, -1], direct[:, -1], atol=1e-12)
+        np.testing.assert_allclose(g[:, t - 1], carried + dy[:, t - 1], atol=1e-12)
+    np.testing.assert_allclose(g[:, -1], dy[:, -1], atol=1e-12)
+
+
+def test_the_toys_state_gradients_match_finite_differences():
+    """dL/dh_t and dL/dc_t as autograd gives them: nudge one state inside the toy's loop
+    and rerun the rest, L = sum(y * dy) over every step's output."""
+    cell = make_cell("toy", hidden=2, steps=5, width=2, seed=9)
+    rng = np.random.default_rng(10)
+    x, dy = rng.normal(size=(1, 5, 2)), rng.normal(size=(1, 5, 2))
+    cell.forward(x)
+    cell.backward(dy)
+    grads = cell.state_gradients()
+    hs, cs = cell.states[0], cell._c[0]
+
+    def loss(t, h, c):
+        """L with the states at step t replaced by (h, c); the later steps recomputed."""
+        total = float(np.sum(hs[:t] * dy[0, :t])) + float(h @ dy[0, t])
+        for k in range(t + 1, 5):
+            h, c = reference_states(cell, x[0, :k + 1], h, c, k - 1)
+            total += float(h @ dy[0, k])
+        return total
+
+    eps = 1e-6
+    for t in range(5):
+        for j in range(2):
+            e = np.zeros(2)
+            e[j] = eps
+            dh = (loss(t, hs[t] + e, cs[t]) - loss(t, hs[t] - e, cs[t])) / (2 * eps)
+            assert grads["h"][0, t, j] == pytest.approx(dh, abs=1e-8)
+            # c_t through h_t = tanh(c_t) as well: h moves with c.
+            dc = (loss(t, np.tanh(cs[t] + e), cs[t] + e)
+                  - loss(t, np.tanh(cs[t] - e), cs[t] - e)) / (2 * eps)
+            assert grads["c"][0, t, j] == pytest.approx(dc, abs=1e-8)
 
 
 def test_step_contributions_sum_to_the_gradients(traced):

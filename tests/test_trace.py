@@ -10,13 +10,16 @@
 
 from __future__ import annotations
 
+import io
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import typer
 import yaml
 from typer.testing import CliRunner
 
@@ -35,6 +38,14 @@ runner = CliRunner()
 
 def run(*args):
     return runner.invoke(app, ["grad-trace", *[str(a) for a in args]])
+
+
+def run_wide(*args) -> str:
+    """The text output on a wide terminal (no line breaks inside the phrases checked)."""
+    result = runner.invoke(app, ["grad-trace", *[str(a) for a in args]],
+                           env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    return result.stdout
 
 
 def run_json(*args) -> dict:
@@ -497,3 +508,148 @@ def test_wrong_width_sequence_from_a_file(tmp_path):
     np.save(path, np.zeros((50, 3)))
     line = fails(CONFIGS / "adding_gru_lite.yaml", "--input", path)
     assert "--input: expected one sample of shape (50, 2)" in line
+
+
+# --------------------------------------------------------------------------- issue 12
+
+def test_a_run_folder_is_a_config(tmp_path):
+    """grad-trace RUN_DIR loads the folder's config.yaml and best.npz (else last.npz)."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.yaml").write_text(SEED_RNN.read_text())
+    params = load_spec(SEED_RNN).build().named_params()
+    params["0.weight_hh_l0"] = np.array([[-0.25]])
+    np.savez(run_dir / "last.npz", **params)
+    out = run_json(run_dir, *EXAMPLE)
+    assert out["bound"]["sigma_max"] == pytest.approx(0.25)
+    assert out["model"]["weights"] == str(run_dir / "last.npz")
+    params["0.weight_hh_l0"] = np.array([[0.75]])
+    np.savez(run_dir / "best.npz", **params)
+    out = run_json(run_dir, *EXAMPLE)
+    assert out["bound"]["sigma_max"] == pytest.approx(0.75)
+    assert out["model"]["source"] == str(run_dir)
+    # --steps rewrites the spec before the weights load into it.
+    longer = run_json(run_dir, "--steps", 3, "--input", "1; 2; 3", "--target", "0; 0; 1")
+    assert longer["model"]["steps"] == 3 and longer["bound"]["sigma_max"] == pytest.approx(0.75)
+    assert "weights " + str(run_dir / "best.npz") in run_wide(run_dir, *EXAMPLE)
+
+
+def test_every_help_example_runs(tmp_path, monkeypatch):
+    """The examples of `grad-trace --help`, run as written from a folder where train wrote
+    runs/adding_rnn (trained briefly on a small data set: only the files matter)."""
+    (tmp_path / "configs").mkdir()
+    for name in ("seed_rnn.yaml", "adding_rnn.yaml"):
+        (tmp_path / "configs" / name).write_text((CONFIGS / name).read_text())
+    monkeypatch.chdir(tmp_path)
+    trained = runner.invoke(app, ["train", "configs/adding_rnn.yaml", "--out",
+                                  "runs/adding_rnn", "--epochs", "1", "--set", "data.train=32",
+                                  "--set", "data.val=8", "--set", "data.test=8"])
+    assert trained.exit_code == 0, trained.output
+    help_text = typer.main.get_command(app).commands["grad-trace"].help
+    examples = [line.strip() for line in help_text.splitlines()
+                if line.strip().startswith("nncli grad-trace")]
+    assert len(examples) >= 5 and not any("weights.npz" in e for e in examples)
+    assert any("best.npz" in e for e in examples) and "nncli grad-trace runs/adding_rnn" in \
+        examples
+    for example in examples:
+        result = runner.invoke(app, shlex.split(example)[1:])
+        assert result.exit_code == 0, (example, result.output)
+
+
+def test_an_embedding_models_recurrent_input_is_the_embedding(tmp_path):
+    """chars_rnn: tokens -> embedding (dim 32) -> rnn; the rnn's input is T x 32."""
+    out = run_json(CONFIGS / "chars_rnn.yaml", "--steps", 6, "--input", "1 2 3 4 5 6",
+                   "--loss-at", "last")
+    spec = load_spec(CONFIGS / "chars_rnn.yaml")
+    dim = next(entry["embedding"]["dim"] for entry in spec.raw["layers"]
+               if isinstance(entry, dict) and "embedding" in entry)
+    assert out["model"]["layer"] == 1 and out["model"]["steps"] == 6
+    assert out["model"]["input_size"] == dim == 32
+    text = run_wide(CONFIGS / "chars_rnn.yaml", "--steps", 6, "--input", "1 2 3 4 5 6",
+                    "--loss-at", "last")
+    assert "layers[1]'s input 6x32" in text
+
+
+def test_too_few_steps_are_too_short_to_judge():
+    out = run_json(SEED_RNN, *EXAMPLE)
+    assert out["fit"]["verdict"] == "too-short" and out["fit"]["min_steps"] == 5
+    assert out["fit"]["rate"] is not None              # the fitted rate is still given
+    text = run_wide(SEED_RNN, *EXAMPLE)
+    assert "TOO SHORT TO JUDGE" in text and "EXPLODING" not in text
+    assert core.verdict(1.5, 4) == "too-short" and core.verdict(1.5, 5) == "exploding"
+    five = run_json("--steps", 5, "--hidden", 3, "--scale", "0.3")
+    assert five["fit"]["verdict"] == "vanishing"
+
+
+def test_the_contribution_columns_are_what_the_heading_says():
+    scalar = run_wide(SEED_RNN, *EXAMPLE)
+    assert "the cells are G_t itself, summing to ∂L/∂θ" in scalar
+    assert "<G_t, G>/‖G‖²" not in scalar
+    out = run_json("--steps", 4, "--hidden", 2, "--seed", 1)
+    text = run_wide("--steps", 4, "--hidden", 2, "--seed", 1)
+    assert "the share <G_t, G>/‖G‖² in %" in text
+    row = next(line for line in text.splitlines() if line.startswith("0.weight_hh_l0"))
+    shares = [f"{100 * s:.1f}%" for s in out["params"]["weight_hh_l0"]["step_share"]]
+    assert row.split()[2:] == shares
+
+
+def test_without_colour_the_heatmap_names_no_colours(monkeypatch):
+    from rich.console import Console
+
+    from nncli.render import trace as render
+
+    model = small_model("rnn", steps=5, hidden=2)
+    x, y = core.generate(model, 0)
+    tr = core.trace(model, x, y, loss_at="every")
+
+    def shown(**kwargs) -> str:
+        buffer = io.StringIO()
+        render._show_one(Console(file=buffer, width=250, **kwargs), tr, all_steps=False)
+        return buffer.getvalue()
+
+    coloured = shown(force_terminal=True, color_system="truecolor")
+    assert "blue shrinks, red grows" in coloured and "\x1b[" in coloured
+    for plain in (shown(force_terminal=True, color_system="truecolor", no_color=True),
+                  shown(color_system=None)):
+        assert "blue" not in plain and "red grows" not in plain
+        assert "-3 = 1000x smaller, 3 = 1000x larger" in plain
+    result = runner.invoke(app, ["grad-trace", "--steps", "5", "--loss-at", "every"],
+                           env={"NO_COLOR": "1"})
+    assert result.exit_code == 0 and "blue" not in result.stdout
+
+
+@pytest.mark.parametrize("args", [
+    ("--cell", "gru-lite", "--steps", 30, "--loss-at", "every"),
+    ("--cell", "lstm", "--steps", 30, "--hidden", 6, "--loss-at", "every"),
+    ("--cell", "gru", "--steps", 8, "--hidden", 4),
+    ("--compare", ",".join(core.cells()), "--steps", 20, "--hidden", 4),
+    (SEED_GRU, *EXAMPLE),
+])
+def test_text_fits_80_columns(args):
+    result = runner.invoke(app, ["grad-trace", *map(str, args)],
+                           env={"COLUMNS": "80", "NO_COLOR": "1"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(map(len, lines)) <= 80
+    assert not any("…" in line for line in lines), "a cell was cut short"
+
+
+def test_every_registered_cell_traces_through_the_command():
+    for cell in core.cells():
+        out = run_json("--cell", cell, "--steps", 6, "--hidden", 3, "--loss-at", "every")
+        assert out["model"]["cell"] == cell and out["sum_check"]["ok"]
+        assert list(out["states"]) == out["model"]["states"]
+        assert len(out["jacobian_product_log10"]) == 6
+
+
+def test_an_lstm_shows_both_paths_and_its_forget_gate():
+    out = run_json("--cell", "lstm", "--steps", 7, "--hidden", 3)
+    assert out["model"]["states"] == ["h", "c"]
+    assert len(out["states"]["c"]["grad_norm"]) == 7
+    forget = next(s for s in out["series"].values() if s["label"].startswith("forget"))
+    # The cell block of J_t is diag(f_t): its norm is the largest forget gate of the step.
+    np.testing.assert_allclose(out["states"]["c"]["step_jacobian_norm"], forget["max"],
+                               rtol=1e-12)
+    text = run_wide("--cell", "lstm", "--steps", 7, "--hidden", 3)
+    for piece in ("‖∂L/∂c_t‖", "‖∂c_t/∂c_t-1‖", "z_t = (h_t, c_t)", "forget f_t"):
+        assert piece in text, piece

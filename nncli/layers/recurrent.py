@@ -11,10 +11,11 @@ States
   state_symbol(name)     how the text writes it (rnn and gru-lite write s_t as the course
                          notes do); default: the name.
   state_values()         after forward: name -> (N, T, H), state_t for t = 1..T.
-  state_gradients()      after backward: name -> (N, T, H), dL/dstate_t as a part of
-                         dL/dz_t (z_t below; the other states held): what arrives from the
-                         output at t (the output state only) plus what is carried back,
-                         so dL/dz_{t-1} = J_t^T dL/dz_t + (the output's part at t-1).
+  state_gradients()      after backward: name -> (N, T, H), dL/dstate_t as autograd
+                         gives it: through everything computed from state_t (for the
+                         output state, the output at t and step t+1; for an lstm's c_t,
+                         h_t and c_{t+1}). With one state, dL/ds_{t-1} = J_t^T dL/ds_t +
+                         (the output's part at t-1).
                          The defaults serve one-state cells from `states` / `state_grads`.
 
 Jacobians and the bound (the joint state z_t = all states concatenated in state_names
