@@ -469,6 +469,57 @@ def test_spec_fuzz(spec, command):
                 assert not out.exists(), "a refused spec left a run folder behind"
 
 
+def _dotted(path: tuple) -> str:
+    return ".".join(str(p) for p in path)
+
+
+@st.composite
+def overrides(draw, tree: dict) -> list[str]:
+    """1-3 `--set PATH=VALUE` texts: real paths of the spec (or near misses), YAML values."""
+    paths = [_dotted(p) for p in _paths(tree) if p]
+    out = []
+    for _ in range(draw(st.integers(1, 3))):
+        path = draw(st.one_of(st.sampled_from(paths), st.sampled_from(
+            ["train.lr", "train.epochs", "train.batch_size", "train.optimizer", "seed",
+             "data.name", "data", "layers.0", "layers.9.dense.units", "layers.x",
+             "input", "trian.lr", "loss.mse.reduction", "", "a..b", "name.x"])))
+        value = draw(st.one_of(
+            VALUES.map(lambda v: yaml.safe_dump(v, default_flow_style=True, width=10**6)
+                       .removesuffix("\n...\n").strip()),
+            st.sampled_from(["", "[1,", "&a [*a]", "!!python/name:os.system", "{", "'",
+                             "1e-3", "0x10", "- 1", "a: b: c", "\t", "null"]),
+            st.text(max_size=6)))
+        out.append(f"{path}={value}" if draw(st.integers(0, 9)) else path)  # no '=' at times
+    return out
+
+
+@fuzz(120)
+@given(data=st.data(), name=st.sampled_from(sorted(BASE_SPECS)), command=st.sampled_from(
+    ["check", "summary", "forward", "check-then-train"]))
+def test_set_fuzz(data, name, command):
+    """--set on a valid spec: the contract holds, and check agrees with train."""
+    tree = BASE_SPECS[name]
+    sets = [a for text in data.draw(overrides(tree)) for a in ("--set", text)]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        path = _spec_folder(folder, yaml.safe_dump(tree, sort_keys=False))
+        if command == "summary":
+            invoke("summary", path, "--json", *sets)
+        elif command == "forward":
+            invoke("forward", path, "--input", INPUTS[name], "--json", *sets,
+                   allowed=(0, 1, 2), failed="non-finite")
+        elif command == "check":
+            invoke("check", path, "--json", *sets)
+        elif "data" in tree:
+            # check says what train would: ok exactly when train gets past its checks
+            checked = invoke("check", path, *sets)
+            out = folder / "run"
+            trained = invoke("train", path, "--out", out, "--epochs", 1, "--json", *sets,
+                             allowed=(0, 1, 2), failed="training diverged")
+            assert (checked.exit_code == 0) == (trained.exit_code != 2), (
+                sets, checked.stderr, trained.stderr)
+
+
 # --------------------------------------------------------------------------- weights
 
 @pytest.fixture(scope="module")
@@ -661,7 +712,10 @@ SLOW = {("train", "epochs"): [-1, 0, 1, 2, "x"], ("complete", "length"): [-1, 0,
         ("grad-trace", "hidden"): [-1, 0, 1, 3, 2**40], ("agreement", "max_modifiers"):
         [-1, 0, 1, 11], ("gradcheck", "max_entries"): [-1, 0, 1, 3],
         ("export", "to"): ["torch", "safetensors", "onnx", "toch", "", "x"],
-        ("export", "dtype"): ["float32", "float64", "float16", "x", ""]}
+        ("export", "dtype"): ["float32", "float64", "float16", "x", ""],
+        # grad-trace's cells: each registered one, a pair, near misses
+        ("grad-trace", "cell"): ["rnn", "gru-lite", "gru", "lstm", "LSTM", "gru_lite", ""],
+        ("grad-trace", "compare"): ["rnn,lstm", "gru,gru-lite", "lstm", "rnn,,gru", "rnn,x"]}
 MAY_FAIL = {"train": "training diverged", "gradcheck": "gradient check failed",
             "grad-trace": "overflow", "backward": "non-finite"}
 
@@ -669,7 +723,8 @@ MAY_FAIL = {"train": "training diverged", "gradcheck": "gradient check failed",
 @fuzz(220)
 @given(data=st.data(), command=st.sampled_from(
     ["conv", "pool", "softmax", "summary", "forward", "backward", "gradcheck", "init",
-     "grad-trace", "train", "eval", "predict", "complete", "agreement", "schema", "export"]))
+     "grad-trace", "train", "eval", "predict", "complete", "agreement", "schema", "export",
+     "examples", "check"]))
 def test_option_combinations_fuzz(trained, sandbox, data, command):
     """Any subset of a command's options with values of the right and the wrong type."""
     cmd = typer.main.get_command(app).commands[command]
@@ -701,6 +756,10 @@ def test_option_combinations_fuzz(trained, sandbox, data, command):
             argv += [flag, data.draw(st.sampled_from([
                 sandbox / f"e{n}", sandbox / f"e{n}.safetensors", sandbox / f"e{n}.onnx",
                 pools["path"][-1], "/proc/nope/e", sandbox]))]
+            continue
+        if (command, param.name) == ("examples", "copy"):  # a fresh folder, or one taken
+            argv += [flag, data.draw(st.sampled_from([sandbox / f"c{next(SERIAL)}", sandbox,
+                                                      "/proc/nope", pools["path"][-1]]))]
             continue
         if (command, param.name) == ("train", "out"):
             argv += [flag, data.draw(st.sampled_from([sandbox / f"r{next(SERIAL)}", sandbox,
