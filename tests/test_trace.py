@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import numpy as np
 import pytest
 import typer
@@ -635,8 +636,10 @@ def test_text_fits_80_columns(args):
 
 
 def test_every_registered_cell_traces_through_the_command():
+    schema = json.loads((ROOT / "nncli" / "schemas" / "grad-trace.json").read_text())
     for cell in core.cells():
         out = run_json("--cell", cell, "--steps", 6, "--hidden", 3, "--loss-at", "every")
+        jsonschema.validate(out, schema, cls=jsonschema.Draft202012Validator)
         assert out["model"]["cell"] == cell and out["sum_check"]["ok"]
         assert list(out["states"]) == out["model"]["states"]
         assert len(out["jacobian_product_log10"]) == 6
@@ -653,3 +656,21 @@ def test_an_lstm_shows_both_paths_and_its_forget_gate():
     text = run_wide("--cell", "lstm", "--steps", 7, "--hidden", 3)
     for piece in ("‖∂L/∂c_t‖", "‖∂c_t/∂c_t-1‖", "z_t = (h_t, c_t)", "forget f_t"):
         assert piece in text, piece
+
+
+def test_the_memory_budget_blames_the_option_that_set_the_size():
+    env = {"NNCLI_MEMORY_BUDGET": "64M"}
+    result = runner.invoke(app, ["grad-trace", "--steps", "20000", "--hidden", "32"], env=env)
+    assert result.exit_code == 2 and result.stderr.startswith(
+        "error: --steps: the Jacobians of 1 x 20000 steps x 32x32 needs about"), result.stderr
+    seq = json.dumps(np.zeros((3000, 1)).tolist())
+    result = runner.invoke(app, ["grad-trace", "--input", seq, "--hidden", "32"], env=env)
+    assert result.exit_code == 2 and result.stderr.startswith("error: --input: the Jacobians")
+
+
+def test_a_cells_own_option_with_compare():
+    out = run_json("--compare", "rnn,gru-lite", "--gate", "0.5", "--steps", 6, "--hidden", 2)
+    assert [r["label"] for r in out["runs"]] == ["rnn", "gru-lite gate=0.5"]
+    assert [r["model"]["gate"] for r in out["runs"]] == [None, 0.5]
+    assert "--gate is an option of gru-lite only; the compared cells are rnn, lstm" in fails(
+        "--compare", "rnn,lstm", "--gate", "0.5")
