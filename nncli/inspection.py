@@ -134,3 +134,30 @@ def random_targets(model: Model, rng: np.random.Generator, n: int) -> np.ndarray
     if model.loss_name == "cross_entropy":
         return rng.integers(0, out_shape[-1], size=(n, *out_shape[:-1]))
     return rng.normal(size=(n, *out_shape))
+
+
+# --------------------------------------------------------------------------- predict
+
+def as_batch(model: Model, x: np.ndarray) -> np.ndarray:
+    """x as a batch (N, *input_shape). One sample may leave out the input's axes of size 1
+    (an 8x8 matrix for input [1, 8, 8], a row of T values for [T, 1]); so may each row of
+    a batch."""
+    shape = model.input_shape
+    core = tuple(d for d in shape if d != 1)
+    if x.shape != shape and x.shape[1:] != shape:
+        if tuple(d for d in x.shape if d != 1) == core:
+            x = x.reshape(shape)
+        elif x.ndim >= 1 and x.shape[1:] == core:
+            x = x.reshape(len(x), *shape)
+    return model.batch(x, "--input")
+
+
+def predict(model: Model, x: np.ndarray) -> dict[str, np.ndarray]:
+    """A classifier's class probabilities and predicted classes, else the model's outputs."""
+    from nncli import ops
+
+    y = model.predict(x)
+    if model.loss_name != "cross_entropy":
+        return {"outputs": y}
+    probs = y if model.fused_softmax else ops.softmax(y, axis=-1)
+    return {"probabilities": probs, "predicted": np.argmax(probs, axis=-1)}

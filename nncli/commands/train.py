@@ -34,9 +34,7 @@ from nncli.commands.options import (
 from nncli.errors import InputError
 
 if TYPE_CHECKING:
-    import numpy as np
 
-    from nncli.model import Model
     from nncli.train import Trainer
 
 SPLITS = ("test", "val", "train")
@@ -158,13 +156,11 @@ def _drive(trainer: Trainer, as_json: bool, resumed: bool) -> None:
     from nncli import output
     from nncli import train as core
     from nncli.render import tensor as render
-    from nncli.render.train import TrainView
+    from nncli.render.train import TrainView, show_nothing_to_train
 
     console = render.console(stderr=as_json)
     if trainer.epoch >= trainer.stop_epoch:
-        console.print(f"nothing to train: '{trainer.run_dir}' has trained {trainer.epoch} of "
-                      f"{trainer.stop_epoch} epochs; pass --epochs {trainer.epoch + 1} or more "
-                      f"to train further", style="yellow", markup=False, soft_wrap=True)
+        show_nothing_to_train(console, trainer)
         return
     view = TrainView(trainer, console)
     previous = None
@@ -246,7 +242,7 @@ def eval_command(
     if as_json:
         output.write_json(payload)
         return
-    from nncli.render.train import show_eval
+    from nncli.render.evaluate import show_eval
 
     show_eval(payload, loaded.source)
 
@@ -272,40 +268,17 @@ def predict(
 
       nncli predict configs/digits_cnn.yaml --weights runs/cnn/best.npz --input digits.npy
     """
-    import numpy as np
-
-    from nncli import io, ops, output
+    from nncli import inspection, io, output
     from nncli.loading import load
+    from nncli.render.evaluate import show_predict
 
     loaded = load(config, weights, need_weights=True, overrides=overrides)
     spec, model = loaded.spec, loaded.model
-    x = as_batch(model, io.read_array(source, "--input"))
-    y = model.predict(x)
+    x = inspection.as_batch(model, io.read_array(source, "--input"))
     payload: dict[str, Any] = {"schema": "nncli.predict/1", "model": spec.name,
-                               "weights": str(loaded.weights), "input_shape": list(x.shape)}
-    if model.loss_name == "cross_entropy":
-        probs = y if model.fused_softmax else ops.softmax(y, axis=-1)
-        payload["probabilities"] = probs
-        payload["predicted"] = np.argmax(probs, axis=-1)
-    else:
-        payload["outputs"] = y
+                               "weights": str(loaded.weights), "input_shape": list(x.shape),
+                               **inspection.predict(model, x)}
     if as_json:
         output.write_json(payload)
         return
-    from nncli.render.train import show_predict
-
     show_predict(payload, loaded.source)
-
-
-def as_batch(model: Model, x: np.ndarray) -> np.ndarray:
-    """x as a batch (N, *input_shape). One sample may leave out the input's axes of size 1
-    (an 8x8 matrix for input [1, 8, 8], a row of T values for [T, 1]); so may each row of
-    a batch."""
-    shape = model.input_shape
-    core = tuple(d for d in shape if d != 1)
-    if x.shape != shape and x.shape[1:] != shape:
-        if tuple(d for d in x.shape if d != 1) == core:
-            x = x.reshape(shape)
-        elif x.ndim >= 1 and x.shape[1:] == core:
-            x = x.reshape(len(x), *shape)
-    return model.batch(x, "--input")

@@ -1,5 +1,5 @@
-"""Rendering of `nncli train`, `eval` and `predict`: the live epoch table and progress bar,
-the summary and loss chart at the end, the confusion matrix, and class probabilities.
+"""Rendering of `nncli train`: the live epoch table and progress bar, the summary and loss
+chart at the end (`eval` and `predict` are drawn by nncli.render.evaluate).
 No maths beyond formatting; numpy and rich are imported where they are used."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import math
 import shlex
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -18,8 +18,6 @@ if TYPE_CHECKING:
     from nncli.train import Trainer
 
 TABLE_ROWS = 20         # epochs shown in the table (the newest); metrics.jsonl has all
-PREDICT_ROWS = 50       # samples shown by predict (--json has all)
-CONFUSION_MAX = 20      # classes up to which eval draws the confusion matrix
 
 
 def _q(path: Path | str) -> str:
@@ -130,18 +128,18 @@ class TrainView:
             table.add_column(name, justify="right")
         for m in history[hidden:]:
             mark = "★" if m["epoch"] == best else " "
-            row = [f"{m['epoch']}{mark}", _num(m["train_loss"])]
+            row = [f"{m['epoch']}{mark}", metric(m["train_loss"])]
             if self.classify:
-                row.append(_pct(m.get("train_accuracy")))
+                row.append(percent(m.get("train_accuracy")))
             if ppl:
-                row.append(_num(m.get("train_perplexity")))
-            row.append(_num(m["val_loss"]))
+                row.append(metric(m.get("train_perplexity")))
+            row.append(metric(m["val_loss"]))
             if self.classify:
-                row.append(_pct(m.get("val_accuracy")))
+                row.append(percent(m.get("val_accuracy")))
             if ppl:
-                row.append(_num(m.get("val_perplexity")))
+                row.append(metric(m.get("val_perplexity")))
             row += [render.format_float(m["lr"], 3), f"{m['seconds']:.2f}"]
-            row += [_num(m["grad_norms"].get(n), 3) for n in self.layers]
+            row += [metric(m["grad_norms"].get(n), 3) for n in self.layers]
             old = m["epoch"] < self.first_epoch
             table.add_row(*row, style="dim" if old else ("bold" if m["epoch"] == best else ""))
         return table
@@ -204,30 +202,39 @@ class TrainView:
                                 f"--resume {_q(t.run_dir)}", style="yellow"), soft_wrap=True)
 
 
+def show_nothing_to_train(console: Console, trainer: Trainer) -> None:
+    """The run has reached its --epochs already: say so and how to train further."""
+    console.print(f"nothing to train: '{trainer.run_dir}' has trained {trainer.epoch} of "
+                  f"{trainer.stop_epoch} epochs; pass --epochs {trainer.epoch + 1} or more "
+                  f"to train further", style="yellow", markup=False, soft_wrap=True)
+
+
 def _stderr_console() -> Console:
     from nncli.render import tensor as render
 
     return render.console(stderr=True)
 
 
-def _num(v: float | None, digits: int = 4) -> str:
+def metric(v: float | None, digits: int = 4) -> str:
+    """A metric to `digits` significant figures; — when there is none."""
     from nncli.render import tensor as render
 
     return "—" if v is None else render.format_float(v, digits)
 
 
-def _pct(v: float | None) -> str:
+def percent(v: float | None) -> str:
+    """A fraction as a percentage with one decimal; — when there is none."""
     return "—" if v is None else f"{100 * v:.1f}%"
 
 
 def _summary(m: dict) -> str:
-    parts = [f"train loss {_num(m['train_loss'])}"]
+    parts = [f"train loss {metric(m['train_loss'])}"]
     if m.get("val_loss") is not None:
-        parts.append(f"val loss {_num(m['val_loss'])}")
+        parts.append(f"val loss {metric(m['val_loss'])}")
     if m.get("val_accuracy") is not None:
-        parts.append(f"val acc {_pct(m['val_accuracy'])}")
+        parts.append(f"val acc {percent(m['val_accuracy'])}")
     if m.get("val_perplexity") is not None:
-        parts.append(f"val perplexity {_num(m['val_perplexity'])}")
+        parts.append(f"val perplexity {metric(m['val_perplexity'])}")
     return " · ".join(parts)
 
 
@@ -311,111 +318,3 @@ def _axis(v: float, log: bool) -> str:
     from nncli.render import tensor as render
 
     return render.format_float(10 ** v if log else v, 3)
-
-
-
-
-def show_eval(p: dict, source: str) -> None:
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
-
-    from nncli.render import tensor as render
-
-    out = render.console()
-    out.print(Text(f"{source} · {p['split']} "
-                   f"split, {p['samples']:,} samples", style="dim"))
-    line = Text.assemble((f"{p['loss_name']} loss ", "bold"), _num(p["loss"]))
-    confusion = p.get("confusion")
-    if p.get("accuracy") is not None:
-        total = sum(map(sum, confusion))
-        right = sum(confusion[i][i] for i in range(len(confusion)))
-        line.append_text(Text.assemble("   ", ("accuracy ", "bold"),
-                                       f"{_pct(p['accuracy'])} ({right}/{total})"))
-    if p.get("perplexity") is not None:
-        line.append_text(Text.assemble("   ", ("perplexity ", "bold"),
-                                       _num(p["perplexity"])))
-    out.print(line)
-    if not confusion:
-        return
-    k = len(confusion)
-    if k > CONFUSION_MAX:
-        out.print(Text(f"({k} classes: the confusion matrix is in --json)", style="dim"))
-        return
-    out.print(Text("confusion matrix (rows: true class, columns: predicted class)"))
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    table.add_column("true", justify="right", style="bold")
-    for j in range(k):
-        table.add_column(str(j), justify="right")
-    table.add_column("recall", justify="right")
-    for i, row in enumerate(confusion):
-        cells: list[Any] = [str(i)]
-        for j, count in enumerate(row):
-            style = "bold green" if i == j else ("bold red" if count else "dim")
-            cells.append(Text(str(count) if count else "·", style=style))
-        n = sum(row)
-        cells.append(_pct(row[i] / n) if n else "—")
-        table.add_row(*cells)
-    out.print(table)
-
-
-
-
-def show_predict(p: dict, source: str) -> None:
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
-
-    from nncli.render import tensor as render
-
-    out = render.console()
-    out.print(Text(f"{source} · input {render.shape_str(p['input_shape'])}", style="dim"))
-    if "probabilities" not in p:
-        y = p["outputs"]
-        if y.ndim == 2 and y.shape[1] <= 8:
-            table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-            table.add_column("sample", justify="right", style="dim")
-            for j in range(y.shape[1]):
-                table.add_column(f"output {j}" if y.shape[1] > 1 else "output",
-                                 justify="right")
-            for i, row in enumerate(y[:PREDICT_ROWS]):
-                table.add_row(str(i), *(render.format_float(v, 5) for v in row))
-            out.print(table)
-            _more(out, len(y))
-        else:
-            out.print(render.heatmap(y if len(y) > 1 else y[0], "outputs",
-                                     axis_names=("sample",)))
-        return
-    probs, pred = p["probabilities"], p["predicted"]
-    if probs.ndim > 2:                      # a label per time step: show the classes
-        out.print(render.heatmap(pred if len(pred) > 1 else pred[0], "predicted classes",
-                                 axis_names=("sample",)))
-        return
-    if len(probs) == 1:
-        best = int(pred[0])
-        out.print(Text.assemble(("predicted class ", "bold"), (str(best), "bold green"),
-                                f"  (P = {render.format_float(probs[0, best], 4)})"))
-        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-        for name in ("class", "P"):
-            table.add_column(name, justify="right")
-        table.add_column("")
-        for j, v in enumerate(probs[0]):
-            table.add_row(str(j), f"{v:.4f}", render.bar(float(v), 30),
-                          style="bold green" if j == best else "")
-        out.print(table)
-        return
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for name in ("sample", "predicted", "P"):
-        table.add_column(name, justify="right")
-    table.add_column("")
-    for i, (row, c) in enumerate(zip(probs[:PREDICT_ROWS], pred[:PREDICT_ROWS], strict=True)):
-        table.add_row(str(i), str(int(c)), f"{row[c]:.4f}", render.bar(float(row[c]), 20))
-    out.print(table)
-    _more(out, len(probs))
-
-
-def _more(out: Console, n: int) -> None:
-    from rich.text import Text
-
-    if n > PREDICT_ROWS:
-        out.print(Text(f"… {n - PREDICT_ROWS} more samples (use --json for all)", style="dim"))
