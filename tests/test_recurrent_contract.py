@@ -133,6 +133,29 @@ def reference_states(cell: Leaky, x: np.ndarray, h: np.ndarray, c: np.ndarray, s
     return h, c
 
 
+def numeric_grad(f, a: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Centred differences of f() (a scalar or an array) with respect to every entry of a,
+    which is perturbed in place and restored: shape a.shape + f().shape."""
+    out = []
+    for idx in np.ndindex(a.shape):
+        old = a[idx]
+        a[idx] = old + eps
+        up = np.asarray(f(), dtype=float)
+        a[idx] = old - eps
+        down = np.asarray(f(), dtype=float)
+        a[idx] = old
+        out.append((up - down) / (2 * eps))
+    return np.array(out).reshape(*a.shape, *np.shape(out[0]))
+
+
+def toy_state_jacobian(cell: Leaky, x: np.ndarray, z: np.ndarray, start: int, stop: int):
+    """∂z_stop/∂z_start (0-based steps) of one sequence through the toy's own loop, with z
+    the joint state (h, c) at `start`: (2H, 2H) by centred differences."""
+    z = z.copy()
+    return numeric_grad(lambda: np.concatenate(
+        reference_states(cell, x[:stop + 1], *np.split(z, 2), start)), z).T
+
+
 def toy_model(steps=6, hidden=3, width=2, seed=0) -> Model:
     cell = Leaky(hidden)
     model = Model([cell, Dense(1)], (steps, width), "mse", "sum", "toy", seed)
@@ -173,24 +196,10 @@ def test_toy_backward_matches_finite_differences():
     def loss():
         return float(np.sum(cell.forward(x) * dy))
 
-    eps = 1e-6
     for name, value in cell.params.items():
-        for idx in np.ndindex(value.shape):
-            old = value[idx]
-            value[idx] = old + eps
-            up = loss()
-            value[idx] = old - eps
-            down = loss()
-            value[idx] = old
-            assert cell.grads[name][idx] == pytest.approx((up - down) / (2 * eps), abs=1e-7)
-    for idx in np.ndindex(x.shape):
-        old = x[idx]
-        x[idx] = old + eps
-        up = loss()
-        x[idx] = old - eps
-        down = loss()
-        x[idx] = old
-        assert dx[idx] == pytest.approx((up - down) / (2 * eps), abs=1e-7)
+        np.testing.assert_allclose(cell.grads[name], numeric_grad(loss, value), atol=1e-7,
+                                   err_msg=name)
+    np.testing.assert_allclose(dx, numeric_grad(loss, x), atol=1e-7)
 
 
 def test_toy_step_jacobians_match_finite_differences():
@@ -199,19 +208,10 @@ def test_toy_step_jacobians_match_finite_differences():
     cell.forward(x)
     jac = cell.step_jacobians()
     hs, cs = cell.states[0], cell._c[0]
-    eps = 1e-6
     for t in range(1, 5):
         z = np.concatenate([hs[t - 1], cs[t - 1]])
-        cols = []
-        for j in range(6):
-            e = np.zeros(6)
-            e[j] = eps
-            plus = np.concatenate(reference_states(cell, x[0, :t + 1], *np.split(z + e, 2),
-                                                   t - 1))
-            minus = np.concatenate(reference_states(cell, x[0, :t + 1], *np.split(z - e, 2),
-                                                    t - 1))
-            cols.append((plus - minus) / (2 * eps))
-        np.testing.assert_allclose(jac[0, t], np.stack(cols, axis=1), atol=1e-8)
+        np.testing.assert_allclose(jac[0, t], toy_state_jacobian(cell, x[0], z, t - 1, t),
+                                   atol=1e-8)
 
 
 def test_two_states_through_the_core_without_special_cases():
@@ -230,20 +230,9 @@ def test_two_states_through_the_core_without_special_cases():
     np.testing.assert_allclose(tr.states["c"]["step_jacobian_norm"], np.max(d), rtol=1e-12)
     # ‖∂z_T/∂z_k‖ of the joint state against finite differences of the toy's own loop.
     hs, cs = cell.states, cell._c
-    want = []
-    for k in range(7):
-        norms = []
-        for n in range(2):
-            z = np.concatenate([hs[n, k], cs[n, k]])
-            cols = []
-            for j in range(6):
-                e = np.zeros(6)
-                e[j] = 1e-6
-                plus = np.concatenate(reference_states(cell, x[n], *np.split(z + e, 2), k))
-                minus = np.concatenate(reference_states(cell, x[n], *np.split(z - e, 2), k))
-                cols.append((plus - minus) / 2e-6)
-            norms.append(np.linalg.norm(np.stack(cols, axis=1), 2))
-        want.append(np.mean(norms))
+    want = [np.mean([np.linalg.norm(toy_state_jacobian(
+        cell, x[n], np.concatenate([hs[n, k], cs[n, k]]), k, 6), 2) for n in range(2)])
+        for k in range(7)]
     np.testing.assert_allclose(tr.jacobian_product_norm, want, rtol=1e-6)
     assert tr.bound["holds"] and tr.sum_check["ok"]
     assert tr.series["memory"]["label"] == "memory c_t"
