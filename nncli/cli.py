@@ -25,6 +25,7 @@ def _register_commands() -> None:
         train,  # noqa: F401
     )
     importlib.import_module("nncli.commands.export")   # listed after train
+    importlib.import_module("nncli.commands.runs")     # runs, compare
     # Registered last, so `nncli --help` lists them after the commands above.
     importlib.import_module("nncli.commands.examples")
 

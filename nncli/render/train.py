@@ -4,7 +4,6 @@ No maths beyond formatting; numpy and rich are imported where they are used."""
 
 from __future__ import annotations
 
-import math
 import shlex
 import time
 from pathlib import Path
@@ -240,81 +239,12 @@ def _summary(m: dict) -> str:
 
 # --------------------------------------------------------------------------- loss chart
 
-MARKS, BOTH = ("●", "◆"), "◉"
-
-
 def loss_chart(history: list[dict], width: int = 60, height: int = 12) -> Text:
-    """Train and val loss per epoch as a unicode chart: ● train, ◆ val (◉ both at one
-    point), each joined by dots.
-    The y axis is logarithmic when the losses span more than a factor of 10."""
-    from rich.text import Text
+    """Train and val loss per epoch as a unicode chart (nncli.render.chart, the chart
+    `nncli compare` overlays runs with): ● train, ◆ val (◉ both at one point), each joined
+    by dots. The y axis is logarithmic when the losses span more than a factor of 10."""
+    from nncli.render.chart import line_chart, series
 
-    series = [("train", "●", "cyan", [m["train_loss"] for m in history]),
-              ("val", "◆", "magenta", [m.get("val_loss") for m in history])]
-    series = [s for s in series if any(v is not None for v in s[3])]
-    values = [v for s in series for v in s[3] if v is not None]
-    n = len(history)
-    log = min(values) > 0 and max(values) / min(values) > 10
-    f = math.log10 if log else (lambda v: v)
-    lo, hi = f(min(values)), f(max(values))
-    if hi - lo < 1e-12:
-        lo, hi = lo - 0.5, hi + 0.5
-    cols = max(2, min(width, 3 * n)) if n > 1 else 1
-    grid: list[list[tuple[str, str] | None]] = [[None] * cols for _ in range(height)]
-
-    def row_of(v: float) -> int:
-        return round((f(v) - lo) / (hi - lo) * (height - 1))
-
-    def col_of(epoch_index: int) -> int:
-        return round(epoch_index / (n - 1) * (cols - 1)) if n > 1 else 0
-
-    for _name, mark, colour, ys in series:
-        for c in range(cols):                       # the line between epochs
-            x = c / (cols - 1) * (n - 1) if n > 1 else 0
-            i = min(int(x), n - 2) if n > 1 else 0
-            a, b = ys[i], ys[min(i + 1, n - 1)]
-            if a is None or b is None:
-                continue
-            frac = x - i
-            y = f(a) + (f(b) - f(a)) * frac
-            r = round((y - lo) / (hi - lo) * (height - 1))
-            if grid[r][c] is None:
-                grid[r][c] = ("·", colour)
-        for i, v in enumerate(ys):                  # the epochs themselves
-            if v is not None:
-                r, c = row_of(v), col_of(i)
-                cell = grid[r][c]
-                both = cell is not None and cell[0] in MARKS and cell[0] != mark
-                grid[r][c] = (BOTH, "bold") if both else (mark, colour)
-    labels = {height - 1: hi, 0: lo, (height - 1) // 2: lo + (hi - lo) * ((height - 1) // 2)
-              / (height - 1)}
-    gutter = max(len(_axis(v, log)) for v in labels.values())
-    text = Text()
-    title = "loss per epoch" + (" (log scale)" if log else "")
-    text.append(f"{title}   ", style="bold")
-    for name, mark, colour, _ys in series:
-        text.append(f"{mark} {name}  ", style=colour)
-    if any(cell and cell[0] == BOTH for row in grid for cell in row):
-        text.append(f"{BOTH} both", style="bold")
-    text.append("\n")
-    for r in range(height - 1, -1, -1):
-        label = _axis(labels[r], log) if r in labels else ""
-        text.append(f"{label:>{gutter}} ┤" if r in labels else f"{'':>{gutter}} │", style="dim")
-        for cell in grid[r]:
-            if cell is None:
-                text.append(" ")
-            else:
-                text.append(cell[0], style=cell[1])
-        text.append("\n")
-    text.append(f"{'':>{gutter}} └" + "─" * cols + "\n", style="dim")
-    first, last = "1", str(history[-1]["epoch"])
-    first = str(history[0]["epoch"])
-    axis = first.ljust(max(cols - len(last), len(first) + 1)) + last if n > 1 else first
-    text.append(f"{'':>{gutter}}  {axis}  epoch", style="dim")
-    return text
-
-
-def _axis(v: float, log: bool) -> str:
-    from nncli.render import tensor as render
-
-    return render.format_float(10 ** v if log else v, 3)
+    lines = series(("train", "val"), ([m["train_loss"] for m in history],
+                                      [m.get("val_loss") for m in history]))
+    return line_chart("loss per epoch", lines, [m["epoch"] for m in history], width, height)
