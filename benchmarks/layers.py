@@ -11,13 +11,15 @@ interleaved run by run (other work on the machine then slows both alike; the hea
 the load average, and --json also gives each side's fastest run). nncli's layers are
 used directly (layer.forward, layer.backward; parameters cast to the dtype). If `torch`
 imports, the same work runs on torch's CPU modules in the same process (Conv2d, MaxPool2d,
-nn.RNN, and nn.GRU standing in for gru-lite, which does a little more work per step), with
-the input gradient requested too, and the table shows the ratio nncli / torch.
-torch is optional and never a dependency of nncli. Speed is measured here, never asserted
-in tests.
+nn.RNN, nn.LSTM, nn.GRU, and nn.GRU standing in for gru-lite, which does a little more work
+per step), with the input gradient requested too, and the table shows the ratio
+nncli / torch. torch is optional and never a dependency of nncli. Speed is measured here,
+never asserted in tests.
 
 Targets (float32 median ratio nncli / torch): conv <= 2.0, max pool <= 2.0,
-rnn and gru-lite <= 0.5.
+rnn and gru-lite <= 0.5, lstm and gru <= 0.7. On CPU, torch runs nn.LSTM in float32 through
+oneDNN's fused LSTM kernel (nn.RNN and nn.GRU step by step in ATen ops); the row "lstm (torch
+without oneDNN)" times the same nn.LSTM with oneDNN switched off, for comparison, no target.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import platform
 import statistics
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -39,11 +42,18 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from nncli import layers as L  # noqa: E402
+from nncli.layers import registry  # noqa: E402
 
 try:  # optional: the reference timings
     import torch
 except ImportError:  # pragma: no cover - depends on the machine
     torch = None
+# torch warns about TF32 on Intel GPUs each time the oneDNN flags are set: not our business
+warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN")
+
+
+# nncli's cells and the torch module that does the same work
+TORCH_RECURRENT = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 
 
 @dataclass(frozen=True)
@@ -52,7 +62,8 @@ class Case:
     kind: str                      # conv | pool | rnn | gru-lite
     x_shape: tuple[int, ...]
     options: dict
-    target: float                  # float32 ratio nncli/torch to reach (at most)
+    target: float | None           # float32 ratio nncli/torch to reach (at most); None: none
+    onednn: bool = True            # torch may use oneDNN (torch.backends.mkldnn)
 
 
 CASES = [
@@ -65,6 +76,9 @@ CASES = [
     Case("max pool 16ch 28x28 2x2", "pool", (64, 16, 28, 28), {"size": 2}, 2.0),
     Case("rnn T50 I8 H32", "rnn", (32, 50, 8), {"hidden": 32}, 0.5),
     Case("gru-lite T50 I8 H32", "gru-lite", (32, 50, 8), {"hidden": 32}, 0.5),
+    Case("lstm T50 I8 H32", "lstm", (32, 50, 8), {"hidden": 32}, 0.7),
+    Case("lstm (torch w/o oneDNN)", "lstm", (32, 50, 8), {"hidden": 32}, None, onednn=False),
+    Case("gru T50 I8 H32", "gru", (32, 50, 8), {"hidden": 32}, 0.7),
 ]
 
 
@@ -75,8 +89,8 @@ class Row:
     nncli_ms: float                # median
     torch_ms: float | None
     ratio: float | None            # of the medians
-    target: float
-    met: bool | None               # float32 rows only
+    target: float | None
+    met: bool | None               # float32 rows with a target only
     nncli_min_ms: float
     torch_min_ms: float | None
 
@@ -110,8 +124,8 @@ def nncli_layer(case: Case) -> L.Layer:
         return L.Conv(o["filters"], o["kernel"], padding=o["padding"])
     if case.kind == "pool":
         return L.Pool("max", o["size"])
-    if case.kind == "rnn":
-        return L.RNN(o["hidden"])
+    if case.kind in ("rnn", "lstm", "gru"):
+        return registry.build(case.kind, {"hidden": o["hidden"]})
     return L.GruLite(o["hidden"])
 
 
@@ -144,8 +158,9 @@ def torch_work(case: Case, dtype, rng: np.random.Generator):
                                  padding=o["padding"])
     elif case.kind == "pool":
         module = torch.nn.MaxPool2d(o["size"])
-    elif case.kind == "rnn":
-        module = torch.nn.RNN(case.x_shape[2], o["hidden"], batch_first=True)
+    elif case.kind in TORCH_RECURRENT:
+        module = getattr(torch.nn, TORCH_RECURRENT[case.kind])(case.x_shape[2], o["hidden"],
+                                                               batch_first=True)
     else:
         module = torch.nn.GRU(case.x_shape[2], o["hidden"], batch_first=True)
     module = module.to(tdtype)
@@ -157,7 +172,8 @@ def torch_work(case: Case, dtype, rng: np.random.Generator):
     dy = torch.tensor(rng.standard_normal(tuple(forward().shape)), dtype=tdtype)
 
     def step():
-        forward().backward(dy)
+        with torch.backends.mkldnn.flags(enabled=case.onednn):
+            forward().backward(dy)
     return step
 
 
@@ -173,7 +189,8 @@ def run(cases, dtypes, warmup: int, repeats: int, use_torch: bool, clock: str = 
             ours = statistics.median(times[0])
             theirs = statistics.median(times[1]) if use_torch else None
             ratio = ours / theirs if theirs else None
-            met = ratio <= case.target if ratio is not None and dtype is np.float32 else None
+            met = ratio <= case.target if (ratio is not None and dtype is np.float32
+                                           and case.target is not None) else None
             rows.append(Row(case.name, np.dtype(dtype).name, ours, theirs, ratio, case.target,
                             met, min(times[0]), min(times[1]) if use_torch else None))
     return rows
@@ -233,7 +250,7 @@ def table(rows: list[Row], env: dict) -> str:
         torch_ms = f"{r.torch_ms:10.3f}" if r.torch_ms is not None else f"{'-':>10}"
         ratio = f"{r.ratio:8.2f}" if r.ratio is not None else f"{'-':>8}"
         met = {True: "yes", False: "NO", None: ""}[r.met]
-        target = f"<={r.target:g}" if r.dtype == "float32" else ""
+        target = f"<={r.target:g}" if r.dtype == "float32" and r.target is not None else ""
         lines.append(f"{r.case:<26}{r.dtype:<9}{r.nncli_ms:10.3f}{torch_ms}{ratio}"
                      f"{target:>8}  {met}")
     return "\n".join(lines)

@@ -390,6 +390,63 @@ def test_every_gate_block_is_initialised_as_its_own_matrix():
     assert np.abs(w).max() <= limit and np.abs(w).max() > 0.95 * limit
 
 
+# --------------------------------------------------------------------------- grad-trace
+
+def grad_trace(*args, code=0):
+    result = runner.invoke(app, ["grad-trace", *map(str, args)])
+    assert result.exit_code == code, result.output
+    return result
+
+
+@pytest.mark.parametrize("kind", CELLS)
+def test_grad_trace_shows_every_state_and_the_gates(kind):
+    out = json.loads(grad_trace("--cell", kind, "--steps", 12, "--hidden", 4,
+                                "--json").stdout)
+    assert out["model"]["cell"] == kind
+    assert list(out["states"]) == list(CELLS[kind].state_names)
+    assert all(len(s["grad_norm"]) == 12 for s in out["states"].values())
+    assert out["states"]["h"]["grad_norm"] == out["grad_norm"]
+    assert set(out["params"]) == {"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"}
+    assert out["sum_check"]["ok"]
+    for p in out["params"].values():
+        assert p["sum_error"] <= out["sum_check"]["tolerance"]
+    series = out["series"]
+    if kind == "lstm":
+        assert list(series) == ["forget", "cell"]
+        # one sequence: ‖dc_t/dc_{t-1}‖ = ‖diag(f_t)‖ = the largest forget gate
+        np.testing.assert_allclose(out["states"]["c"]["step_jacobian_norm"],
+                                   series["forget"]["max"], rtol=1e-12)
+        assert out["bound"]["rate"] is None and out["states"]["c"]["grad_norm"][-1] > 0
+    else:
+        assert list(series) == ["update", "reset"]
+        assert out["bound"]["holds"] is True
+
+
+def test_grad_trace_compares_the_four_cells_at_80_columns():
+    text = grad_trace("--compare", "rnn,gru-lite,gru,lstm", "--steps", 30, "--hidden", 8,
+                      "--scale", "0.5,2").stdout
+    assert max(len(line) for line in text.splitlines()) <= 80
+    for label in ("rnn λ1=0.5", "gru-lite λ1=2", "gru λ1=0.5", "lstm λ1=2"):
+        assert label in text
+    out = json.loads(grad_trace("--compare", "rnn,gru-lite,gru,lstm", "--steps", 30,
+                                "--json").stdout)
+    assert [r["model"]["cell"] for r in out["runs"]] == ["rnn", "gru-lite", "gru", "lstm"]
+
+
+@pytest.mark.parametrize("config", ["adding_gru.yaml", "adding_lstm.yaml"])
+def test_grad_trace_on_the_shipped_adding_configs(config):
+    path = Path(__file__).resolve().parent.parent / "configs" / config
+    out = json.loads(grad_trace(path, "--json").stdout)
+    assert out["model"]["steps"] == 50 and out["loss_at"] == "last"
+    assert out["sum_check"]["ok"] and out["fit"]["verdict"] in ("vanishing", "stable")
+
+
+@pytest.mark.parametrize("kind", CELLS)
+def test_grad_trace_refuses_gru_lite_options(kind):
+    err = grad_trace("--cell", kind, "--gate", "1", code=2).stderr.strip()
+    assert err == f"error: --gate is an option of gru-lite only; the built-in cell is {kind}"
+
+
 # --------------------------------------------------------------------------- torch
 
 @pytest.mark.torch
