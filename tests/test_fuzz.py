@@ -493,7 +493,7 @@ def overrides(draw, tree: dict) -> list[str]:
     return out
 
 
-@fuzz(120)
+@fuzz(80)
 @given(data=st.data(), name=st.sampled_from(sorted(BASE_SPECS)), command=st.sampled_from(
     ["check", "summary", "forward", "check-then-train"]))
 def test_set_fuzz(data, name, command):
