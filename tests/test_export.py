@@ -215,6 +215,21 @@ def test_onnx_graph_keeps_nncli_names_and_the_spec(tmp_path):
     assert [o.name for o in proto.graph.output] == ["output", "logits"]
     meta = {p.key: p.value for p in proto.metadata_props}
     assert yaml.safe_load(meta["nncli.spec"]) == yaml.safe_load(CASES["cnn"])
+    assert "nncli.text_arrays" not in meta
+
+
+@pytest.mark.onnx
+def test_onnx_export_of_a_text_model_keeps_its_vocabulary(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    config = CONFIGS / "agreement_gru_lite.yaml"
+    run("init", config, "-o", tmp_path / "w.npz")
+    run("export", config, "-w", tmp_path / "w.npz", "--to", "onnx", "-o", tmp_path / "m.onnx")
+    proto = onnx.load(str(tmp_path / "m.onnx"))
+    meta = {p.key: p.value for p in proto.metadata_props}
+    vocab = load(config, tmp_path / "w.npz").vocab
+    assert json.loads(meta["nncli.text_arrays"]) == {"vocab": list(vocab.tokens),
+                                                     "vocab_tokens": vocab.mode}
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.INT64
 
 
 # --------------------------------------------------------------------------- safetensors

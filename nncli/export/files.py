@@ -6,17 +6,19 @@ then written atomically, and an existing file is never replaced without `force`.
 
     torch        a folder: model.py (torch_code), weights.safetensors, USAGE.md
     safetensors  one file: the weights, with the spec in its metadata
-    onnx         one file: the ONNX graph with the weights as initializers (float32)
+    onnx         one file: the ONNX graph with the weights as initializers (float32), the
+                 spec (and a text model's vocabulary) in its metadata
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from nncli.errors import InputError
 from nncli.export import check as checks
-from nncli.export.safetensors_file import SPEC_KEY, encode
+from nncli.export.safetensors_file import SPEC_KEY, TEXT_ARRAYS_KEY, encode
 from nncli.export.torch_code import TORCH_LAYERS, check_layers, torch_source
 from nncli.options import suggest
 
@@ -117,6 +119,9 @@ def export(loaded, to: str, out: Path, dtype: str | None = None, force: bool = F
     if fmt == "onnx":
         from nncli.export.onnx_graph import onnx_model
 
+        if vocab:        # the tokens the ids stand for, as the safetensors files keep them
+            metadata[TEXT_ARRAYS_KEY] = json.dumps({k: v.tolist() for k, v in vocab.items()},
+                                                   ensure_ascii=False)
         contents = [onnx_model(model, arrays, dtype, doc=title, metadata=metadata)
                     .SerializeToString()]
     elif fmt == "torch":
