@@ -100,13 +100,18 @@ class Gated(Recurrent):
             pre += bias
         return pre.reshape(steps, n, -1)
 
-    def _output_grads_tm(self, dy: np.ndarray, like: np.ndarray) -> np.ndarray:
-        """dL/dy as a time-major (T, N, H) array: zeros except the last step for 'last'."""
-        if self.return_sequences:
-            return dy.swapaxes(0, 1)
-        full = np.zeros_like(like)
-        full[-1] = dy
-        return full
+    def _start_backward(self, dy: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray | None]:
+        """The dL/dh_t buffer (T, N, H), its last step set to what arrives from the output,
+        and the time-major output gradients of every step (None for 'last': only the last
+        step has one, so the loop adds nothing)."""
+        steps, n, _ = self._h.shape
+        dh_all = np.empty((steps, n, self.hidden), dtype=dtype)
+        if not self.return_sequences:
+            dh_all[-1] = dy
+            return dh_all, None
+        dout = dy.swapaxes(0, 1)
+        dh_all[-1] = dout[-1]
+        return dh_all, dout
 
     def _finish_backward(self, d_in: np.ndarray) -> np.ndarray:
         """Add the parameter gradients and return dx (N, T, I); d_in (T, N, G H) is dL/d of

@@ -117,14 +117,12 @@ class GRU(Gated):
         w_hh = self.params["weight_hh_l0"]
         n_from_h, z_from_h, r_from_n = self._factors()
         r, z = self._gate(0), self._gate(1)
-        dout = self._output_grads_tm(dy, self._h)
-        steps, n, _ = dout.shape
         dtype = n_from_h.dtype
+        dh_all, dout = self._start_backward(dy, dtype)
+        steps, n, _ = dh_all.shape
         # dL/d(recurrent terms h W_hh^T + b_hh): r and z as on the input side, n times r
         d_hh = np.empty((steps, n, 3 * h_size), dtype=dtype)
         d_n = np.empty((steps, n, h_size), dtype=dtype)       # dL/d(n's pre-activation)
-        dh_all = np.empty((steps, n, h_size), dtype=dtype)
-        dh_all[-1] = dout[-1]
         tmp = np.empty((n, h_size), dtype=dtype)
         for t in range(steps - 1, -1, -1):
             dh, d = dh_all[t], d_hh[t]
@@ -137,7 +135,8 @@ class GRU(Gated):
                 np.matmul(d, w_hh, out=carried)
                 np.multiply(dh, z[t], out=tmp)
                 carried += tmp
-                carried += dout[t - 1]
+                if dout is not None:
+                    carried += dout[t - 1]
         d_in = np.concatenate([d_hh[..., :2 * h_size], d_n], axis=-1)
         self._d_in, self._d_hh, self._dh = d_in, d_hh, dh_all
         return self._finish_backward(d_in)

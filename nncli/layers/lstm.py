@@ -143,14 +143,12 @@ class LSTM(Gated):
         w_hh = self.params["weight_hh_l0"]
         to_c, o_from_h, c_from_h = self._factors()
         f = self._gate(1)
-        dout = self._output_grads_tm(dy, self._h)
-        steps, n, _ = dout.shape
         dtype = to_c.dtype
+        dh_all, dout = self._start_backward(dy, dtype)
+        steps, n, _ = dh_all.shape
         d_a = np.empty((steps, n, 4 * h_size), dtype=dtype)   # dL/d(pre-activations)
         d_a4 = d_a.reshape(steps, n, 4, h_size)
-        dh_all = np.empty((steps, n, h_size), dtype=dtype)
         dc_all = np.empty_like(dh_all)
-        dh_all[-1] = dout[-1]
         carried = np.zeros((n, h_size), dtype=dtype)           # f_{t+1} dL/dc_{t+1}
         for t in range(steps - 1, -1, -1):
             dh, dc = dh_all[t], dc_all[t]
@@ -161,7 +159,8 @@ class LSTM(Gated):
             if t:
                 np.multiply(dc, f[t], out=carried)
                 np.matmul(d_a[t], w_hh, out=dh_all[t - 1])
-                dh_all[t - 1] += dout[t - 1]
+                if dout is not None:
+                    dh_all[t - 1] += dout[t - 1]
         self._d_in = self._d_hh = d_a
         self._dh, self._dc = dh_all, dc_all
         return self._finish_backward(d_a)
