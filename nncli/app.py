@@ -6,14 +6,15 @@ the two form no import cycle.
 Errors from the core (`NncliError`) become one red line on stderr and an exit code in one
 place, `_Group.invoke`. Any other exception becomes one line too, never a traceback: an
 OSError is bad input (2), a MemoryError a failed run (1), anything else an internal error
-(70, a bug; `nncli --debug ...` shows the traceback). numpy and rich are imported inside
-commands so `--help` is fast.
+(70, a bug; `nncli --debug ...` shows the traceback); nncli.render.messages draws it.
+numpy and rich are imported inside commands so `--help` is fast.
 """
 
 from __future__ import annotations
 
 import errno
 import warnings
+from pathlib import Path
 
 import typer
 from typer.core import TyperGroup
@@ -69,21 +70,32 @@ class _Group(TyperGroup):
                 raise typer.Exit(code) from None
 
 
+# The typer releases _plain_coercion was written for and tested with (pyproject.toml pins
+# them; tests/test_layout.py fails if a parse imports pydantic again).
+TYPER_RANGE = ("0.29", "0.30")
+
+
 def _plain_coercion(params):
-    """Parse str/int/float/bool/list[str] parameters without typer's pydantic adapters.
+    """Parse str/int/float/bool/Path (and lists of str or Path) parameters without typer's
+    pydantic adapters.
 
     typer 0.29 coerces every parameter through a pydantic TypeAdapter: importing pydantic and
     building the adapters costs ~80 ms per run, a third of the 0.3 s start-up budget. Plain
-    conversion gives the same values and click-style messages. This uses typer internals,
-    guarded: with a typer without `_coercion.RuntimeParam` nothing changes. Parameters of
-    other types (Path, Enum, ...) keep typer's own coercion.
+    conversion gives the same values and click-style messages; a Path still goes through
+    typer's own path checks (`coerce_cli_path`), handed a Path so it needs no adapter. This
+    uses typer internals (`typer._coercion`, pinned in pyproject.toml), guarded: with a typer
+    without them nothing changes. Parameters of other types (Enum, ...) keep typer's own
+    coercion.
     """
     runtime = _plain_runtime_param()
     for param in params:
         desc = getattr(param, "type_descriptor", None)
         if runtime is None or desc is None or getattr(param, "_runtime_param", 0) is not None:
             continue
-        if desc.annotation in (str, int, float, bool) or desc.annotation == list[str]:
+        plain = desc.annotation in (str, int, float, bool) or desc.annotation == list[str]
+        path = (desc.annotation in (Path, list[Path]) and desc.parameter_info.path_type is None
+                and desc.parameter_info.parser is None)
+        if plain or path:
             param._runtime_param = runtime(parameter_info=desc.parameter_info,
                                            annotation=desc.annotation)
     return params
@@ -99,6 +111,7 @@ def _plain_runtime_param():
         from dataclasses import dataclass
 
         from typer._coercion import RuntimeParam
+        from typer._param_types import coerce_cli_path
     except ImportError:  # pragma: no cover - another typer version: keep its coercion
         _PLAIN.append(None)
         return None
@@ -128,22 +141,26 @@ def _plain_runtime_param():
                     raise typer.BadParameter(f"{value!r} is out of range (at most 2**63 - 1 "
                                              f"in size).", ctx=ctx, param=param)
                 return number
+            if kind is Path:
+                return self._path(value, param, ctx)
+            if kind == list[Path]:
+                return [self._path(v, param, ctx) for v in value]
             return [str(v) for v in value]  # list[str]
+
+        def _path(self, value, param, ctx):
+            # A Path in hand: typer's checks (exists, readable, ...) without an adapter.
+            value = value if isinstance(value, Path) else Path(value)
+            return coerce_cli_path(value, self.parameter_info, path_type=Path, param=param,
+                                   ctx=ctx)
 
     _PLAIN.append(PlainRuntimeParam)
     return PlainRuntimeParam
 
 
 def _error_line(message: str, label: str = "error", style: str = "bold red") -> None:
-    from rich.console import Console
-    from rich.markup import escape
+    from nncli.render.messages import message_line
 
-    # Messages quote user input, which may contain "[b]"-like markup (escaped) and newlines
-    # or other control characters (shown as \n, \x00, ...: a message stays one line).
-    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
-                   for c in message)
-    Console(stderr=True, highlight=False, soft_wrap=True).print(
-        f"[{style}]{label}:[/] {escape(text)}", markup=True)
+    message_line(message, label, style)
 
 
 def warning_line(message: str) -> None:
