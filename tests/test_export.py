@@ -375,8 +375,8 @@ def test_output_fits_80_columns_without_colour(tmp_path):
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "exported seed-gru-lite to torch (float64, 5 parameters):"
-    assert re.fullmatch(r"check: torch [\d.]+, float64, batch of 4: max \|Δ\| \S+ <= 1e-10 "
-                        r"ok", lines[-1]), lines[-1]
+    assert re.fullmatch(r"check \(torch [\d.]+, float64\): max \|Δ\| \S+ <= 1e-10 ok",
+                        lines[-1]), lines[-1]
     assert all(len(line) <= 80 for line in lines) and "\x1b[" not in result.stdout
 
 

@@ -34,7 +34,8 @@ def export_cmd(
     check: bool = typer.Option(False, "--check", help="Run the export in torch "
                                "(onnxruntime for onnx) on a seeded batch, compare it with "
                                "nncli's forward pass and print max |Δ|; exit 1 above 1e-5 "
-                               "(float32) or 1e-10 (float64)."),
+                               "(float32) or 1e-10 (float64), times the outputs' largest "
+                               "magnitude when above 1."),
     force: bool = typer.Option(False, "--force", help="Overwrite existing output files."),
     as_json: bool = JSON,
 ) -> None:
@@ -69,5 +70,5 @@ def export_cmd(
     if done.check is not None and not done.check.passed:
         c = done.check
         raise RunFailed(f"export check failed: max |Δ| {c.max_abs_diff:.3g} between "
-                        f"{c.runtime} and nncli is above {c.tolerance:g} ({c.dtype}); the "
-                        f"files are written")
+                        f"{c.runtime} and nncli is above {c.tolerance:.3g} ({c.dtype}); "
+                        f"the files are written")

@@ -17,5 +17,6 @@ def print_export(done, name: str, out: Console) -> None:
         return
     verdict = "[green]ok[/]" if c.passed else "[bold red]FAIL[/]"
     relation = "<=" if c.passed else ">"
-    out.print(f"check: {c.runtime}, {c.dtype}, batch of {c.batch}: max |Δ| "
-              f"{c.max_abs_diff:.2g} {relation} {c.tolerance:g} {verdict}")
+    bound = f"{c.base:g} × {c.scale:.3g}" if c.scale > 1 else f"{c.base:g}"
+    out.print(f"check ({c.runtime}, {c.dtype}): max |Δ| {c.max_abs_diff:.2g} {relation} "
+              f"{bound} {verdict}")
