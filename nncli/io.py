@@ -29,10 +29,6 @@ import numpy as np
 from nncli.budget import check_budget, memory_budget
 from nncli.errors import InputError
 from nncli.formatting import shape_str
-
-# Moved to nncli.output; importable here until the modules being edited elsewhere
-# (train.py, checkpoint.py, commands/trace.py) import them from there.
-from nncli.output import atomic_write, write_json  # noqa: F401
 from nncli.parse import (
     FORMS,
     MAX_NDIM,

@@ -305,11 +305,11 @@ def grad_trace(
     opts["scales"] = _floats("--scale", scale) if scale is not None else None
     runs = _spec_runs(config, opts) if config is not None else _builtin_runs(opts)
     if as_json:
-        from nncli import io
+        from nncli import output
 
         schema = {"schema": "nncli.grad-trace/1"}
-        io.write_json({**schema, **runs[0].to_dict()} if len(runs) == 1 else
-                      {**schema, "runs": [r.to_dict() for r in runs]})
+        output.write_json({**schema, **runs[0].to_dict()} if len(runs) == 1 else
+                          {**schema, "runs": [r.to_dict() for r in runs]})
         return
     from nncli.render.trace import show
 
