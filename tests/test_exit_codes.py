@@ -120,6 +120,8 @@ CASES = [
     ("agreement", 2, ["agreement", "{sine}"]),
     ("schema", 0, ["schema", "conv"]),
     ("schema", 2, ["schema", "nope"]),
+    ("layers", 0, ["layers", "conv"]),
+    ("layers", 2, ["layers", "cnov", "--json"]),
     ("examples", 0, ["examples"]),
     ("examples", 0, ["examples", "seed_rnn", "--copy", "{root}/copies"]),
     ("examples", 2, ["examples", "--copy", "{exists}"]),             # a file, not a folder
