@@ -20,8 +20,8 @@ What a layer file declares. A class that subclasses `Layer` and sets, in its own
                                            # (+ optionally how to draw inputs: ids, no ties)
 
         @classmethod
-        def from_options(cls, values):     # optional: the default is cls(**values)
-            return cls(values["units"], values["bias"])
+        def from_options(cls, values):     # optional: the default is cls(**values), with
+            return cls(values["units"], values["bias"])   # return: as return_sequences
 
 `values` holds every option of OPTIONS except `params` (checked, defaults filled in, a
 `vocab` size replaced by the number). The class must also follow the layer contract of
