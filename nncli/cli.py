@@ -27,6 +27,7 @@ def _register_commands() -> None:
     importlib.import_module("nncli.commands.export")   # listed after train
     importlib.import_module("nncli.commands.runs")     # runs, compare
     importlib.import_module("nncli.commands.report")
+    importlib.import_module("nncli.commands.inspect")  # weights, data
     # Registered last, so `nncli --help` lists them after the commands above.
     importlib.import_module("nncli.commands.examples")
 

@@ -31,13 +31,14 @@ from nncli.commands.options import (
     json_option,
     out_option,
 )
-from nncli.errors import InputError
+from nncli.errors import InputError, check_int
 
 if TYPE_CHECKING:
 
     from nncli.train import Trainer
 
 SPLITS = ("test", "val", "train")
+ERRORS_LIMIT = 20       # misclassified samples eval --errors lists by default
 
 
 def _q(path: Path | str) -> str:
@@ -207,26 +208,39 @@ def eval_command(
     overrides: list[str] = SET,
     split: str = typer.Option("test", "--split", help="Which split of the spec's data: "
                               "test, val or train."),
+    errors: bool = typer.Option(False, "--errors", help="Also list the misclassified "
+                                "samples: index, true and predicted class (a classifier "
+                                "with one class per sample)."),
+    limit: int | None = typer.Option(None, "--limit", metavar="K", show_default=False,
+                                     help=f"With --errors: list at most K samples (default "
+                                     f"{ERRORS_LIMIT})."),
     as_json: bool = JSON,
 ) -> None:
     """Loss and accuracy of trained weights on one split of the spec's data.
 
     For a classifier it also shows the confusion matrix: rows are the true
     classes, columns the predicted ones, so the diagonal holds the correct
-    answers.
+    answers. --errors lists the samples it gets wrong; 'nncli data' and
+    'nncli predict --sample' show one of them.
 
     [bold]Examples[/]
 
       nncli eval runs/cnn
 
       nncli eval configs/digits_cnn.yaml --weights runs/cnn/last.npz --split val --json
+
+      nncli eval runs/cnn --errors --limit 5
     """
-    from nncli import output
+    from nncli import output, samples
     from nncli import train as core
     from nncli.loading import load
 
     if split not in SPLITS:
         raise InputError(f"--split: expected test, val or train, got '{split}'")
+    if limit is not None and not errors:
+        raise InputError("--limit: only with --errors (it caps the misclassified samples "
+                         "listed)")
+    limit = ERRORS_LIMIT if limit is None else check_int("--limit", limit, 1)
     loaded = load(config, weights, need_weights=True, overrides=overrides)
     spec, model = loaded.spec, loaded.model
     data = core.load_data(spec, model)
@@ -234,17 +248,24 @@ def eval_command(
     if len(part) == 0:
         raise InputError(f"--split: the {split} split of this spec's data is empty; choose "
                          f"another split")
+    wrong = samples.misclassified(model, part, limit) if errors else None
     result = core.evaluate(model, part)
     payload: dict[str, Any] = {"schema": "nncli.eval/1", "model": spec.name,
                                "weights": str(loaded.weights), "epoch": loaded.epoch,
                                "split": split,
                                "samples": len(part), "loss_name": model.loss_name, **result}
+    if wrong is not None:
+        payload.update(errors=wrong.rows, errors_total=wrong.total)
     if as_json:
         output.write_json(payload)
         return
     from nncli.render.evaluate import show_eval
 
     show_eval(payload, loaded.source)
+    if wrong is not None:
+        from nncli.render.inspect import show_errors
+
+        show_errors(wrong, split, config, weights)
 
 
 @app.command(context_settings={"ignore_unknown_options": True})
@@ -253,32 +274,60 @@ def predict(
     config: Path = CONFIG,
     weights: Path | None = WEIGHTS,
     overrides: list[str] = SET,
-    source: str = input_option(extra="A single sample may leave out axes of size 1 (an 8x8 "
-                               "matrix for a [1, 8, 8] input)."),
+    source: str | None = input_option(required=False, extra="A single sample may leave out "
+                                      "axes of size 1 (an 8x8 matrix for a [1, 8, 8] "
+                                      "input). Or --sample."),
+    sample: int | None = typer.Option(None, "--sample", metavar="I", show_default=False,
+                                      help="Instead of --input: sample I of the spec's own "
+                                      "data (--split), shown with its true class."),
+    split: str = typer.Option("test", "--split", help="With --sample: test, val or train."),
     as_json: bool = JSON,
 ) -> None:
     """Run trained weights on new input and show the outputs.
 
     A classifier shows each class's probability with a bar and the predicted
-    class; a regression model shows its output values.
+    class; a regression model shows its output values. --sample I takes the
+    input from the spec's own data, so no input file is needed.
 
     [bold]Examples[/]
 
       nncli predict runs/bars --input "0 0 1 0 0 0 0 0; 0 0 1 0 0 0 0 0; ..."
 
       nncli predict configs/digits_cnn.yaml --weights runs/cnn/best.npz --input digits.npy
+
+      nncli predict runs/cnn --sample 5 --split test
     """
-    from nncli import inspection, io, output
+    from nncli import inspection, io, output, samples
     from nncli.loading import load
     from nncli.render.evaluate import show_predict
 
+    if (source is None) == (sample is None):
+        raise InputError("--input: give --input X, or --sample I for a sample of the spec's "
+                         "own data (not both)")
+    if sample is None and split != "test":
+        raise InputError("--split: only with --sample (it says which split the sample is "
+                         "from)")
+    samples.check_split(split)
     loaded = load(config, weights, need_weights=True, overrides=overrides)
     spec, model = loaded.spec, loaded.model
-    x = inspection.as_batch(model, io.read_array(source, "--input"))
+    truth = None
+    if sample is not None:
+        from nncli.train import load_data
+
+        truth = samples.sample(load_data(spec, model), split, sample)
+        x = model.batch(truth.x[None], "--sample")
+    else:
+        x = inspection.as_batch(model, io.read_array(source, "--input"))
     payload: dict[str, Any] = {"schema": "nncli.predict/1", "model": spec.name,
                                "weights": str(loaded.weights), "input_shape": list(x.shape),
                                **inspection.predict(model, x)}
+    if truth is not None:
+        payload["sample"] = {"split": split, "index": sample, "target": truth.y}
     if as_json:
         output.write_json(payload)
         return
     show_predict(payload, loaded.source)
+    if truth is not None:
+        from nncli.render.inspect import show_truth
+
+        show_truth(truth, payload.get("predicted"))
