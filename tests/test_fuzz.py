@@ -772,7 +772,8 @@ def test_option_combinations_fuzz(trained, sandbox, data, command):
             kind = "path"
         pool = SLOW.get((command, param.name), pools[kind])
         argv += [flag, data.draw(st.sampled_from(pool))]
-    if command == "train" and "--out" not in argv and "--resume" not in argv:
+    if (command == "train" and not {"-o", "--out"} & set(map(str, argv))
+            and "--resume" not in argv):
         argv += ["--out", sandbox / f"r{next(SERIAL)}"]
     if command == "train" and "--resume" in argv:
         i = argv.index("--resume") + 1
