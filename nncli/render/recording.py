@@ -43,13 +43,13 @@ def console() -> Console | None:
 def check_target(path: Path, force: bool) -> str:
     """FILE's format ('svg', 'html' or 'txt'), or an InputError naming the problem."""
     suffix = path.suffix.lower()
+    if path.is_dir():
+        raise InputError(f"--save: '{path}' is a folder; name a file in it, e.g. --save "
+                         f"{path / 'picture.svg'}")
     if suffix not in SUFFIXES:
         got = f"'{path.suffix}'" if path.suffix else "no extension"
         raise InputError(f"--save: '{path}' has {got}; name a .svg, .html or .txt file, "
                          f"e.g. --save {path.stem or 'picture'}.svg")
-    if path.is_dir():
-        raise InputError(f"--save: '{path}' is a folder; name a file in it, e.g. --save "
-                         f"{path / ('picture' + suffix)}")
     if path.exists() and not force:
         raise InputError(f"--save: '{path}' already exists; pass --force to overwrite it, "
                          f"or choose another name")
@@ -63,17 +63,19 @@ def check_target(path: Path, force: bool) -> str:
 def saving(path: Path, force: bool, title: str) -> Iterator[Console]:
     """Record what the command draws inside the block; write it to `path` afterwards.
 
-    Nothing is written if the block raises (an error is reported instead), except for
-    typer's Exit, which ends a command that has drawn its result (train interrupted,
-    gradcheck failed): that picture is saved before the exit code goes out."""
+    Nothing is written for bad input or an unexpected error; a command that ends after
+    drawing its result, with typer's Exit (train interrupted) or RunFailed (gradcheck
+    failed, training diverged), has its picture saved before the exit code goes out."""
     import typer
+
+    from nncli.errors import RunFailed
 
     kind = check_target(path, force)
     recorder = Console(highlight=False, record=True)
     _active.append(recorder)
     try:
         yield recorder
-    except typer.Exit:
+    except (typer.Exit, RunFailed):
         _write(recorder, path, kind, title)
         raise
     finally:
@@ -94,7 +96,9 @@ def export(recorder: Console, kind: str, title: str) -> str:
     screen = Console(record=True, file=io.StringIO(), width=recorder.width, no_color=False,
                      color_system="truecolor", force_terminal=True, highlight=False)
     lines = _final_screen(recorded)
-    screen.print(Segments(_wrap(lines, recorder.width)), end="", crop=False)
+    # A picture wraps long lines as the terminal did; text and HTML keep them whole.
+    width = recorder.width if kind == "svg" else None
+    screen.print(Segments(_wrap(lines, width)), end="", crop=False)
     if kind == "txt":
         return screen.export_text()
     if kind == "html":
@@ -138,13 +142,13 @@ def _final_screen(segments: list[Segment]) -> list[list[Segment]]:
     return lines
 
 
-def _wrap(lines: list[list[Segment]], width: int) -> list[Segment]:
-    """The lines as one segment list, each line longer than `width` cells split into
-    several, as a terminal wraps a long line (a run folder's path, a long header)."""
+def _wrap(lines: list[list[Segment]], width: int | None) -> list[Segment]:
+    """The lines as one segment list, each line longer than `width` cells (if given) split
+    into several, as a terminal wraps a long line (a run folder's path, a long header)."""
     out: list[Segment] = []
     for line in lines:
         length = Segment.get_line_length(line)
-        if length <= width:
+        if width is None or length <= width:
             out.extend([*line, Segment.line()])
             continue
         cuts = list(range(width, length, width)) + [length]
