@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from nncli.errors import InputError
-from nncli.ops import log_softmax, softmax
 
 
 def mse(y: np.ndarray, target: np.ndarray, reduction: str = "sum") -> tuple[float, np.ndarray]:
     """sum (or mean) of (y - target)^2 over every element; the notes use the sum."""
-    diff = y - target
+    diff = y - np.asarray(target, dtype=y.dtype)        # in y's dtype: float32 stays float32
     scale = 1.0 if reduction == "sum" else 1.0 / diff.size
     return float(scale * np.sum(diff * diff)), 2.0 * scale * diff
 
@@ -27,10 +26,17 @@ def cross_entropy(logits: np.ndarray, labels: np.ndarray, reduction: str = "mean
     idx = np.asarray(labels).reshape(-1).astype(np.int64)
     rows = np.arange(idx.size)
     scale = 1.0 / idx.size if reduction == "mean" else 1.0
-    loss = -scale * float(np.sum(log_softmax(flat)[rows, idx]))
-    grad = softmax(flat)
+    # One exp for the loss and the gradient (ops.log_softmax and ops.softmax, step by step):
+    # log P[label] = shifted[label] - log sum exp(shifted), read at the labels only.
+    shifted = flat - flat.max(axis=-1, keepdims=True)
+    grad = np.exp(shifted)
+    total = grad.sum(axis=-1, keepdims=True)
+    loss = -scale * float(np.sum(shifted[rows, idx] - np.log(total[:, 0])))
+    grad /= total
     grad[rows, idx] -= 1.0
-    return loss, (scale * grad).reshape(logits.shape)
+    if scale != 1.0:
+        grad *= scale
+    return loss, grad.reshape(logits.shape)
 
 
 LOSSES = {"mse": mse, "cross_entropy": cross_entropy}

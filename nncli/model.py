@@ -55,6 +55,9 @@ class Model:
         self.layers, self.input_shape = layers, tuple(input_shape)
         self.loss_name, self.reduction, self.name, self.seed = loss, reduction, name, seed
         self.shapes = self.infer_shapes()
+        # The float type of the parameters, of inputs made by `batch` and of loaded weights:
+        # float64 as built; training casts to train.dtype (astype).
+        self.dtype = np.dtype(np.float64)
         # A softmax at the end of a cross-entropy classifier is fused into the loss: the loss
         # is computed stably from the logits, and backward starts below the softmax.
         self.fused_softmax = loss == "cross_entropy" and isinstance(layers[-1], Softmax)
@@ -101,12 +104,14 @@ class Model:
     def param_bytes(self, optimizer_slots: int = 1) -> int:
         """float64 bytes for parameters, gradients and an optimizer's state: 2 + slots
         copies of each (Optimizer.slots: 0 for plain SGD, 2 for Adam). Before an optimizer
-        is chosen, one slot (a momentum buffer) is assumed."""
+        is chosen, one slot (a momentum buffer) is assumed. Counted in float64 also for a
+        float32 run: an upper bound (the parameters are drawn in float64, then cast)."""
         return (2 + optimizer_slots) * 8 * self.num_params(planned=True)
 
     def activation_bytes(self, batch: int) -> int:
         """float64 bytes one forward+backward keeps for a batch: outputs, their gradients
-        and the layers' caches, estimated as 3 copies of every layer's output."""
+        and the layers' caches, estimated as 3 copies of every layer's output (an upper
+        bound in float32)."""
         return 3 * 8 * batch * sum(int(np.prod(s)) for s in self.shapes)
 
     def zero_grad(self) -> None:
@@ -134,12 +139,14 @@ class Model:
             if not np.all(np.isfinite(got)):
                 raise InputError(f"{source}: '{key}' holds NaN or infinite values")
         for i, layer in enumerate(self.layers):
-            for k in layer.params:
-                layer.params[k] = np.array(state[f"{i}.{k}"], dtype=np.float64)
+            for k in layer.params:        # in the model's dtype: float64 weights load into
+                layer.params[k] = np.array(state[f"{i}.{k}"], dtype=self.dtype)  # float32
         self.zero_grad()
 
     def astype(self, dtype) -> Model:
-        """Cast every parameter (and gradient) to dtype, e.g. float32 for speed."""
+        """Cast every parameter (and gradient) to dtype, e.g. float32 for speed; weights
+        loaded and inputs batched afterwards take that dtype too."""
+        self.dtype = np.dtype(dtype)
         for layer in self.layers:
             for k in layer.params:
                 layer.params[k] = layer.params[k].astype(dtype)
@@ -148,8 +155,9 @@ class Model:
 
     # ---- passes ----------------------------------------------------------------------
     def batch(self, x: np.ndarray, what: str = "input") -> np.ndarray:
-        """Add the batch axis to a single sample; check the per-sample shape."""
-        x = np.asarray(x, dtype=np.float64)
+        """Add the batch axis to a single sample (in the model's dtype); check the
+        per-sample shape."""
+        x = np.asarray(x, dtype=self.dtype)
         if x.shape == self.input_shape[1:] and self.input_shape[0] == 1:
             x = x[None]                                   # (H, W) for a 1-channel image
         if x.shape == self.input_shape:

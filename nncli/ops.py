@@ -139,8 +139,11 @@ def pool2d_backward(dy: np.ndarray, x_shape: tuple[int, ...], size: int, stride:
 
 
 def exp_shifted(z: np.ndarray, axis: int = -1, temperature: float = 1.0) -> np.ndarray:
-    """exp((z_j - max z) / T): softmax's numerators, each in (0, 1], the largest exactly 1."""
-    z = np.asarray(z, dtype=np.float64)
+    """exp((z_j - max z) / T): softmax's numerators, each in (0, 1], the largest exactly 1.
+    In z's float type (float32 stays float32); other input as float64."""
+    z = np.asarray(z)
+    if z.dtype.kind != "f":
+        z = z.astype(np.float64)
     # Shift before dividing: z / T itself can overflow (z = 1e308, T = 0.5 gave nan).
     with np.errstate(over="ignore"):                   # -huge / small T -> -inf -> exp 0
         return np.exp((z - z.max(axis=axis, keepdims=True)) / temperature)

@@ -17,7 +17,7 @@ import math
 import re
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +50,13 @@ TRAIN_OPTIONS = {
     "gamma": Option("float>0", 0.1, "step: factor per drop"),
     "min_lr": Option("float>=0", 0.0, "cosine: the final lr"),
     "shuffle": Option("bool", True, "reshuffle the training set every epoch"),
+    "dtype": Option(("float32", "float64"), "float32", "the float type of the weights, "
+                    "data batches, optimizer state and checkpoints (float32 as torch: about "
+                    "twice as fast)"),
 }
+# A run folder's config.yaml written before train.dtype existed trained in float64 (see
+# resume_run); new runs always record the dtype.
+LEGACY_DTYPE = "float64"
 CONFIG_FILE, METRICS_FILE, LAST, BEST = "config.yaml", "metrics.jsonl", "last.npz", "best.npz"
 CONFIG_HEADER = "# nncli train: the spec of this run, every option resolved\n"
 METRICS_SCHEMA = "nncli.train/1"   # the "schema" of every metrics line (nncli schema train)
@@ -149,6 +155,19 @@ def load_data(spec: Spec, model: Model) -> Dataset:
     return data
 
 
+def in_dtype(data: Dataset, model: Model) -> Dataset:
+    """The dataset as training uses it: inputs in the model's dtype, targets checked once
+    and batched (model.targets) with float targets in that dtype too, so no batch is cast
+    or checked again inside the loop."""
+    def cast(split: Split) -> Split:
+        y = model.targets(split.y)
+        if y.dtype.kind == "f":
+            y = y.astype(model.dtype, copy=False)
+        return Split(split.x.astype(model.dtype, copy=False), y)
+
+    return replace(data, train=cast(data.train), val=cast(data.val), test=cast(data.test))
+
+
 def evaluate(model: Model, split: Split, batch_size: int = 256) -> dict:
     """Loss per sample and (for classifiers) accuracy and confusion matrix over a split."""
     n = len(split.x)
@@ -202,11 +221,11 @@ class Trainer:
         if stop_epoch is not None and stop_epoch < 1:
             raise InputError(f"--epochs: expected an integer >= 1, got {stop_epoch}")
         self.stop_epoch = stop_epoch or self.settings["epochs"]
-        self.model = spec.build()
+        self.model = spec.build().astype(self.settings["dtype"])
         check_budget(self.model.activation_bytes(self.settings["batch_size"]),
                      spec.where(("train", "batch_size")),
                      f"a batch of {self.settings['batch_size']}", "use a smaller batch_size")
-        self.data = load_data(spec, self.model)
+        self.data = in_dtype(load_data(spec, self.model), self.model)
         self.optim = make_optimizer(self.settings)
         check_budget(self.model.param_bytes(self.optim.slots),
                      spec.where(("train", "optimizer")),
@@ -312,7 +331,7 @@ class Trainer:
             while self.batch < nb:
                 started = time.perf_counter()
                 idx = order[self.batch * s["batch_size"]:(self.batch + 1) * s["batch_size"]]
-                self._step(train.x[idx], self.model.targets(train.y[idx]), lr)
+                self._step(train.x[idx], train.y[idx], lr)
                 self.batch += 1
                 p["seconds"] += time.perf_counter() - started
                 yield BatchDone(self.epoch + 1, self.batch, nb, p["loss"] / p["count"])
@@ -444,8 +463,11 @@ def resume_run(run_dir: Path, stop_epoch: int | None = None) -> Trainer:
     if not (run_dir / CONFIG_FILE).is_file() or not (last.is_file() or _made_by_train(run_dir)):
         raise InputError(f"--resume: '{run_dir}' is not an nncli run folder (it needs "
                          f"{CONFIG_FILE} and {LAST}); pass the folder 'nncli train' printed")
-    trainer = Trainer(load_spec(run_dir / CONFIG_FILE), run_dir, stop_epoch,
-                      last if last.is_file() else None)
+    spec = load_spec(run_dir / CONFIG_FILE)
+    given = spec.raw.get("train")
+    if isinstance(given, dict) and "dtype" not in given:
+        given["dtype"] = LEGACY_DTYPE         # a run from before train.dtype: float64 as then
+    trainer = Trainer(spec, run_dir, stop_epoch, last if last.is_file() else None)
     trainer.repair()
     return trainer
 

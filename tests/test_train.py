@@ -254,7 +254,7 @@ def test_run_from_before_the_optimizer_interface_resumes_exactly(tmp_path):
 def test_schedule_and_clipping_reach_every_optimizer(tmp_path, optimizer):
     """The step schedule's lr and the clipped gradients are what the optimizer gets."""
     train = train_line(optimizer, epochs=3, schedule="step", step_size=1, gamma=0.5,
-                       clip=0.05)
+                       clip=0.05, dtype="float64")    # the 1e-9 below is float64's precision
     trainer = core.new_run(spec(tmp_path, train=train), tmp_path / "run")
     base = trainer.settings["lr"]
     seen = []
