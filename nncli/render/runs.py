@@ -69,7 +69,7 @@ def runs_table(runs: Sequence[Run], diffs: dict[str, list] | None) -> Table:
 def _notes(out: Console, runs: Sequence[Run]) -> None:
     for run in runs:
         for note in run.notes:
-            out.print(Text(f"note: {run.name}: {note}", style="dim"), soft_wrap=True)
+            out.print(Text(f"note: {run.name}: {note}", style="dim"))
 
 
 def show_runs(root: Path, runs: list[Run], skipped: list[tuple[Path, str]]) -> None:
@@ -77,8 +77,7 @@ def show_runs(root: Path, runs: list[Run], skipped: list[tuple[Path, str]]) -> N
     counted = f"{len(runs)} run{'s' if len(runs) != 1 else ''}"
     if skipped:
         counted += f", {len(skipped)} other folder{'s' if len(skipped) != 1 else ''} skipped"
-    out.print(Text.assemble(("runs in ", "bold"), (str(root), "bold"), f" ({counted})"),
-              soft_wrap=True)
+    out.print(Text.assemble(("runs in ", "bold"), (str(root), "bold"), f" ({counted})"))
     if runs:
         diffs = differences([r.config for r in runs]) if len(runs) > 1 else None
         out.print(runs_table(runs, diffs))
@@ -87,7 +86,7 @@ def show_runs(root: Path, runs: list[Run], skipped: list[tuple[Path, str]]) -> N
     _notes(out, runs)
     for folder, reason in skipped:
         out.print(Text(f"note: skipped {folder.name}/: not a run folder ({reason})",
-                       style="dim"), soft_wrap=True)
+                       style="dim"))
     if runs:
         first = runs[-1].path
         out.print(Text(f"see one: nncli report {first} · side by side: nncli compare RUN RUN",
