@@ -90,7 +90,7 @@ def runs(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def pages(runs) -> dict[str, Path]:
-    for name, folder in runs.items():
+    for folder in runs.values():
         result = invoke("report", folder)
         assert result.exit_code == 0, result.stderr
         assert result.stdout.startswith(f"wrote {folder / 'report.html'} (")
@@ -110,9 +110,9 @@ class Page(HTMLParser):
         self.tags: set[str] = set()
         self._in, self._text, self._row = None, [], None
         self.feed(html)
-        for caption, start, end in re.findall(
-                r"<figcaption>(.*?)</figcaption>\n(<svg.*?</svg>)()", html, re.S):
-            self.figures[caption.replace("&amp;", "&")] = start
+        for caption, svg in re.findall(r"<figcaption>(.*?)</figcaption>\n(<svg.*?</svg>)",
+                                       html, re.S):
+            self.figures[caption.replace("&amp;", "&")] = svg
         self.config = re.search(r'<pre id="config">(.*?)</pre>', html, re.S).group(1)
 
     def handle_starttag(self, tag, attrs):
