@@ -192,7 +192,7 @@ def test_softmax_fuzz(values, temperature, as_json):
 
 
 LAYER_NAMES = ["conv", "dense", "rnn", "gru-lite", "softmax", "", "cnov", "gru_lite", "DENSE",
-               "dense ", "--kind", "relu\n", "ｄｅｎｓｅ"]
+               "dense ", "--kind", "relu\n", "ｄｅｎｓｅ", "lstm", "gru", "LSTM", "lstm "]
 
 
 @fuzz(60)
@@ -322,11 +322,21 @@ BASE_SPECS = {
         "data": {"path": "corpus.txt", "tokens": "chars", "window": 6, "stride": 3,
                  "split": [0.8, 0.1, 0.1]},
         "train": {"epochs": 1, "batch_size": 8, "lr": 0.5}},
+    "lstm": {"name": "lstm", "seed": 3, "input": [4, 2], "layers": [
+        {"lstm": {"hidden": 3, "return": "last", "forget_bias": 1.0}}, {"dense": {"units": 1}}],
+        "loss": {"mse": {"reduction": "mean"}},
+        "data": {"name": "adding", "steps": 4, "train": 24, "val": 8, "test": 0},
+        "train": {"epochs": 1, "batch_size": 8, "optimizer": "adam", "lr": 0.01, "clip": 1.0}},
+    "gru": {"name": "gru", "seed": 4, "input": [4, 1], "layers": [
+        {"gru": {"hidden": 3, "bias": False}}, {"dense": {"units": 1}}], "loss": "mse",
+        "data": {"name": "sine", "steps": 4, "train": 24, "val": 8, "test": 0},
+        "train": {"epochs": 1, "batch_size": 8, "lr": 0.01}},
     **{name: yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
        for name in ("seed_rnn", "seed_conv", "seed_gru_lite")},
 }
 INPUTS = {"mlp": "1 2 3", "cnn": "[[[1, 0, 0, 1], [0, 1, 1, 0], [1, 1, 1, 1], [0, 0, 0, 0]]]",
           "rnn": "1; 2; 3; 4", "text": "1 2 3 4 5 6", "seed_rnn": "1; 2",
+          "lstm": "1 0; 0 1; 1 1; 0 0", "gru": "1; 2; 3; 4",
           "seed_conv": str(CONFIGS / "seed_conv_A.txt"), "seed_gru_lite": "1; 2"}
 VALUES = st.one_of(
     st.sampled_from([None, True, False, 0, 1, 2, -1, 3, 2**70, 1.5, -0.5, float("nan"),
@@ -384,7 +394,8 @@ def mutated_spec(draw) -> tuple[str, str]:
             parent[draw(st.sampled_from(["bias", "extra", "stride", "tokens", "window",
                                          "path", "name", "seed", "gate", "optimizer",
                                          "betas", "momentum", "nesterov", "amsgrad",
-                                         "centered", "lr_decay", "eps"]))] = draw(VALUES)
+                                         "centered", "lr_decay", "eps",
+                                         "forget_bias"]))] = draw(VALUES)
     text = yaml.safe_dump(tree, sort_keys=False, allow_unicode=True)
     for _ in range(draw(st.integers(0, 2))):
         op = draw(st.sampled_from(["truncate", "char", "tag", "alias", "duplicate", "tab",
