@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from nncli import optim
+from nncli import optim, threads
 from nncli.budget import check_budget
 from nncli.checkpoint import load_checkpoint, read_npz, save_checkpoint, saved_epoch
 from nncli.datasets import Dataset, Split, load_dataset
@@ -215,9 +215,10 @@ class Trainer:
     """Owns one run: the model, data, optimiser, random state and run folder."""
 
     def __init__(self, spec: Spec, run_dir: Path, stop_epoch: int | None = None,
-                 checkpoint: Path | None = None) -> None:
+                 checkpoint: Path | None = None, thread_count: int | None = None) -> None:
         self.spec, self.run_dir = spec, Path(run_dir)
         self.settings = train_settings(spec)
+        self.threads = threads.choose(thread_count)    # BLAS threads while run() runs
         if stop_epoch is not None and stop_epoch < 1:
             raise InputError(f"--epochs: expected an integer >= 1, got {stop_epoch}")
         self.stop_epoch = stop_epoch or self.settings["epochs"]
@@ -314,6 +315,10 @@ class Trainer:
         return math.ceil(len(self.data.train.x) / self.settings["batch_size"])
 
     def run(self) -> Iterator:
+        with threads.limited(self.threads):
+            yield from self._run()
+
+    def _run(self) -> Iterator:
         s, train = self.settings, self.data.train
         n, nb = len(train.x), self.batches_per_epoch()
         yield Started(self.run_dir, self.epoch, self.stop_epoch, nb, bool(self.history))
@@ -432,9 +437,10 @@ def _checkpoint_epoch(path: Path) -> int | None:
 
 # ---- starting and resuming runs ---------------------------------------------------------
 def new_run(config: Path, out: Path | None, stop_epoch: int | None = None,
-            runs_root: Path = Path("runs"), overrides: Sequence = ()) -> Trainer:
+            runs_root: Path = Path("runs"), overrides: Sequence = (),
+            thread_count: int | None = None) -> Trainer:
     """Validate everything, then create the run folder and write the resolved config
-    (with the --set overrides, nncli.overrides, applied)."""
+    (with the --set overrides, nncli.overrides, applied). thread_count: --threads."""
     spec = load_spec(config, overrides=overrides)
     settings = train_settings(spec)
     if out is not None and out.exists() and any(out.iterdir()):
@@ -442,7 +448,8 @@ def new_run(config: Path, out: Path | None, stop_epoch: int | None = None,
                          f"overwrites a run (use --resume {out} to continue it, or another "
                          f"--out)")
     run_dir = out or _fresh_dir(runs_root, spec.name)
-    trainer = Trainer(spec, run_dir, stop_epoch)     # loads and checks data: may raise
+    trainer = Trainer(spec, run_dir, stop_epoch,    # loads and checks data: may raise
+                      thread_count=thread_count)
     resolved = copy.deepcopy(spec.raw)
     resolved["train"] = settings
     data = resolved.get("data")
@@ -455,7 +462,8 @@ def new_run(config: Path, out: Path | None, stop_epoch: int | None = None,
     return trainer
 
 
-def resume_run(run_dir: Path, stop_epoch: int | None = None) -> Trainer:
+def resume_run(run_dir: Path, stop_epoch: int | None = None,
+               thread_count: int | None = None) -> Trainer:
     """Continue the run in run_dir from last.npz; a run stopped before its first checkpoint
     (config.yaml but no last.npz yet) starts again from epoch 0."""
     run_dir = Path(run_dir)
@@ -467,7 +475,8 @@ def resume_run(run_dir: Path, stop_epoch: int | None = None) -> Trainer:
     given = spec.raw.get("train")
     if isinstance(given, dict) and "dtype" not in given:
         given["dtype"] = LEGACY_DTYPE         # a run from before train.dtype: float64 as then
-    trainer = Trainer(spec, run_dir, stop_epoch, last if last.is_file() else None)
+    trainer = Trainer(spec, run_dir, stop_epoch, last if last.is_file() else None,
+                      thread_count)
     trainer.repair()
     return trainer
 

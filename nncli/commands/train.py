@@ -72,6 +72,14 @@ def train(
     seed: int | None = typer.Option(None, "--seed", metavar="S", show_default=False,
                                     help="Seed of the initial weights and the data: --set "
                                     "seed=S."),
+    dtype: str | None = typer.Option(None, "--dtype", metavar="float32|float64",
+                                     show_default=False,
+                                     help="Float type of weights, data and optimizer state: "
+                                     "--set train.dtype=..."),
+    threads: int | None = typer.Option(None, "--threads", metavar="N", show_default=False,
+                                       help="BLAS threads while training (default 1, or "
+                                       "NNCLI_THREADS; 0: the library's default, all "
+                                       "cores). Not stored: a resumed run takes it again."),
     as_json: bool = json_option(extra="One object per epoch (JSON Lines); the display goes "
                                 "to stderr."),
 ) -> None:
@@ -103,6 +111,8 @@ def train(
       nncli train --resume runs/cnn --epochs 20
 
       nncli train configs/digits_mlp.yaml --json > metrics.jsonl
+
+      nncli train digits_mlp --dtype float64 --threads 2 --epochs 1
     """
     from nncli import train as core
 
@@ -111,7 +121,7 @@ def train(
                          "one (not both)")
     if epochs is not None and epochs < 1:
         raise InputError(f"--epochs: expected an integer >= 1, got {epochs}")
-    changes = _overrides(overrides, lr, batch_size, seed)
+    changes = _overrides(overrides, lr, batch_size, seed, dtype)
     if resume is not None:
         if changes:
             raise InputError(f"{changes[0].given}: a resumed run keeps the options in its "
@@ -119,7 +129,7 @@ def train(
                              f"{_q(resume / 'config.yaml')} with it")
         if out is not None:
             raise InputError("--out: a resumed run stays in its folder; drop --out")
-        trainer = core.resume_run(resume, epochs)
+        trainer = core.resume_run(resume, epochs, threads)
         if epochs is not None and epochs < trainer.epoch:
             raise InputError(f"--epochs: the run in '{resume}' has already trained "
                              f"{trainer.epoch} epochs; pass --epochs {trainer.epoch + 1} or "
@@ -132,19 +142,19 @@ def train(
             raise InputError(f"CONFIG: '{config}' is a folder, expected a YAML spec{hint}")
         if out is not None and out.exists() and not out.is_dir():
             raise InputError(f"--out: '{out}' exists and is not a folder; choose another --out")
-        trainer = core.new_run(config, out, epochs, overrides=changes)
+        trainer = core.new_run(config, out, epochs, overrides=changes, thread_count=threads)
     _drive(trainer, as_json, resumed=resume is not None)
 
 
 def _overrides(sets: list[str], lr: float | None, batch_size: int | None,
-               seed: int | None) -> list:
+               seed: int | None, dtype: str | None = None) -> list:
     """--set values, then the short forms (which win over a --set of the same path)."""
     from nncli.overrides import parse, shortcut
 
     changes = [parse(text) for text in sets]
-    for keys, value, flag in (("train.lr", lr, "--lr"), ("train.batch_size", batch_size,
-                                                         "--batch-size"), ("seed", seed,
-                                                                           "--seed")):
+    for keys, value, flag in (("train.lr", lr, "--lr"),
+                              ("train.batch_size", batch_size, "--batch-size"),
+                              ("seed", seed, "--seed"), ("train.dtype", dtype, "--dtype")):
         if value is not None:
             changes.append(shortcut(keys, value, flag))
     return changes
