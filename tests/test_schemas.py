@@ -203,6 +203,21 @@ def test_text_commands_validate(runs):
                               "--json")[0])
 
 
+def test_run_folder_commands_validate(runs):
+    """runs, compare, weights, data and the --sample/--errors additions, on the trained runs
+    (a classifier, a regression model and a text model)."""
+    (listed,) = validate("runs", run("runs", runs["bars"].parent, "--json")[0])
+    assert {r["name"] for r in listed["runs"]} == {"bars", "sine", "agree"}
+    validate("compare", run("compare", runs["bars"], runs["sine"], runs["agree"], "--json")[0])
+    for name in ("bars", "sine", "agree"):
+        validate("weights", run("weights", runs[name], "--json")[0])
+        validate("data", run("data", runs[name], "--sample", 1, "--json")[0])
+        validate("predict", run("predict", runs[name], "--sample", 1, "--json")[0])
+    validate("data", run("data", "digits", "--split", "train", "--json")[0])
+    (p,) = validate("eval", run("eval", runs["bars"], "--errors", "--json")[0])
+    assert p["errors_total"] == len(p["errors"]) or len(p["errors"]) == 20
+
+
 def test_export_validates(runs, tmp_path):
     """A trained run exported without and with --check (torch, onnxruntime if present)."""
     (plain,) = validate("export", run("export", runs["sine"], "--to", "safetensors", "-o",
