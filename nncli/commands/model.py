@@ -26,15 +26,23 @@ from nncli.commands.options import (
 )
 
 INPUT = input_option(extra="One sample gets its batch axis added.")
+DTYPE = typer.Option("float64", "--dtype", metavar="float64|float32",
+                     help="Float type of the weights, input and every value computed "
+                     "(float32: what nncli train uses by default).")
 
 
-def load_model(config: Path, weights: Path | None, overrides: list[str] = ()):
+def load_model(config: Path, weights: Path | None, overrides: list[str] = (),
+               dtype: str = "float64"):
     """(spec, model): CONFIG a spec or a run folder, --weights over the seeded init,
-    --set overrides applied to the spec."""
+    --set overrides applied to the spec, the model cast to --dtype."""
     from nncli.loading import load
 
+    if dtype not in ("float64", "float32"):
+        from nncli.errors import InputError
+
+        raise InputError(f"--dtype: expected float64 or float32, got '{dtype}'")
     loaded = load(config, weights, overrides=overrides)
-    return loaded.spec, loaded.model
+    return loaded.spec, loaded.model.astype(dtype)
 
 
 # ---- init ------------------------------------------------------------------------------
@@ -108,6 +116,7 @@ def forward_cmd(
     overrides: list[str] = SET,
     layer: int | None = typer.Option(None, "--layer", "-l", help="Show only this layer's "
                                      "output (0-based index, as in `nncli summary`)."),
+    dtype: str = DTYPE,
     as_json: bool = JSON,
 ) -> None:
     """Run the input through the network and show every layer's output.
@@ -116,13 +125,14 @@ def forward_cmd(
 
         nncli forward configs/seed_conv.yaml --input configs/seed_conv_A.txt
         nncli forward configs/seed_rnn.yaml --input "1; 2" --json
+        nncli forward configs/seed_conv.yaml --input configs/seed_conv_A.txt --dtype float32
     """
     from nncli.inspection import tensor_record
     from nncli.io import read_array
     from nncli.output import write_json
     from nncli.render.model import show_forward
 
-    _, model = load_model(config, weights, overrides)
+    _, model = load_model(config, weights, overrides, dtype)
     x = model.batch(read_array(input_, "--input"), "--input")
     _check_layer(layer, model)
     outputs = model.forward(x).outputs
@@ -153,20 +163,22 @@ def backward_cmd(
     target: str = TARGET,
     weights: Path | None = WEIGHTS,
     overrides: list[str] = SET,
+    dtype: str = DTYPE,
     as_json: bool = JSON,
 ) -> None:
     """The loss, every parameter's gradient and the gradient norms, layer by layer.
 
-    The scalar RNN of the notes (docs/course-examples.md example 4):
+    The scalar RNN of the notes (docs/course-examples.md example 4), then in float32:
 
         nncli backward configs/seed_rnn.yaml --input "1; 2" --target "0.5; -0.25"
+        nncli backward configs/seed_rnn.yaml --input "1; 2" --target "0.5; -0.25" --dtype float32
     """
     from nncli import inspection
     from nncli.io import read_array
     from nncli.output import write_json
     from nncli.render.model import show_backward
 
-    _, model = load_model(config, weights, overrides)
+    _, model = load_model(config, weights, overrides, dtype)
     x = model.batch(read_array(input_, "--input"), "--input")
     y = model.targets(read_array(target, "--target"), "--target")
     if len(y) != len(x):
