@@ -16,7 +16,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -27,9 +27,10 @@ from nncli import optim, threads
 from nncli.budget import check_budget
 from nncli.checkpoint import load_checkpoint, read_npz, save_checkpoint, saved_epoch
 from nncli.datasets import Dataset, Split, load_dataset
+from nncli.engines.numpy_engine import NumpyEngine
 from nncli.errors import InputError, RunFailed
 from nncli.model import Model
-from nncli.optim import clip_by_global_norm, scheduled_lr
+from nncli.optim import scheduled_lr
 from nncli.options import Option, check_options, check_value
 from nncli.output import atomic_write
 from nncli.spec import Spec, load_spec
@@ -168,8 +169,10 @@ def in_dtype(data: Dataset, model: Model) -> Dataset:
     return replace(data, train=cast(data.train), val=cast(data.val), test=cast(data.test))
 
 
-def evaluate(model: Model, split: Split, batch_size: int = 256) -> dict:
-    """Loss per sample and (for classifiers) accuracy and confusion matrix over a split."""
+def evaluate(model: Model, split: Split, batch_size: int = 256, loss_of=None) -> dict:
+    """Loss per sample and (for classifiers) accuracy and confusion matrix over a split.
+    loss_of(x, y) -> (loss, the loss's input): an engine's forward pass instead of the
+    model's (nncli.engines)."""
     n = len(split.x)
     if n == 0:
         return {"loss": None, "accuracy": None}
@@ -181,10 +184,14 @@ def evaluate(model: Model, split: Split, batch_size: int = 256) -> dict:
     for start in range(0, n, batch_size):
         x = split.x[start:start + batch_size]
         y = model.targets(split.y[start:start + batch_size])
-        loss, _, outputs = model.loss(x, y)
+        if loss_of is None:
+            loss, _, outputs = model.loss(x, y)
+            scores = outputs[-1]
+        else:
+            loss, scores = loss_of(x, y)
         total += loss * _per_sample_weight(model, len(x))
         if classify:
-            pred = outputs[-1].argmax(axis=-1)
+            pred = scores.argmax(axis=-1)
             correct += int((pred == y).sum())
             np.add.at(confusion, (y.ravel(), pred.ravel()), 1)
     out = {"loss": total / n}
@@ -215,7 +222,8 @@ class Trainer:
     """Owns one run: the model, data, optimiser, random state and run folder."""
 
     def __init__(self, spec: Spec, run_dir: Path, stop_epoch: int | None = None,
-                 checkpoint: Path | None = None, thread_count: int | None = None) -> None:
+                 checkpoint: Path | None = None, thread_count: int | None = None,
+                 engine: Callable | None = None) -> None:
         self.spec, self.run_dir = spec, Path(run_dir)
         self.settings = train_settings(spec)
         self.threads = threads.choose(thread_count)    # BLAS threads while run() runs
@@ -242,6 +250,9 @@ class Trainer:
         self.stop_requested = False
         if checkpoint is not None:
             self._restore(checkpoint)
+        # What computes and applies the steps (nncli.engines), made from the model and
+        # optimizer as initialised or resumed: engine(self); numpy's by default.
+        self.engine = (engine or NumpyEngine)(self)
 
     # ---- state -----------------------------------------------------------------------
     def _restore(self, path: Path) -> None:
@@ -269,6 +280,9 @@ class Trainer:
                              f"it was not written by 'nncli train'") from None
 
     def _save(self, path: Path) -> None:
+        if not self.engine.writes:          # under torchrun, rank 0 writes the run folder
+            return
+        self.engine.sync()                  # the engine's weights and optimizer state
         meta = {"epoch": self.epoch, "batch": self.batch, "epoch_rng": self.epoch_rng_state,
                 "partial": self.partial, "history": self.history, "best": self.best,
                 "model": self.spec.name,
@@ -277,6 +291,8 @@ class Trainer:
         save_checkpoint(path, self.model.named_params(), self.optim.state(), meta, vocab)
 
     def _write_metrics(self) -> None:
+        if not self.engine.writes:
+            return
         atomic_write(self.run_dir / METRICS_FILE, self._metrics_text())
 
     def _metrics_text(self) -> str:
@@ -336,45 +352,39 @@ class Trainer:
             while self.batch < nb:
                 started = time.perf_counter()
                 idx = order[self.batch * s["batch_size"]:(self.batch + 1) * s["batch_size"]]
-                self._step(train.x[idx], train.y[idx], lr)
+                self._step(idx, lr)
                 self.batch += 1
                 p["seconds"] += time.perf_counter() - started
                 yield BatchDone(self.epoch + 1, self.batch, nb, p["loss"] / p["count"])
-                if self.stop_requested and self.batch < nb:
+                if self.batch < nb and self.engine.any_rank(self.stop_requested):
                     self._save(self.run_dir / LAST)
                     yield Interrupted(self.epoch + 1, self.batch, self.run_dir / LAST)
                     return
             metrics = self._end_epoch(lr)
             yield EpochDone(metrics)
-            if self.stop_requested and self.epoch < self.stop_epoch:
+            if self.epoch < self.stop_epoch and self.engine.any_rank(self.stop_requested):
                 yield Interrupted(self.epoch, 0, self.run_dir / LAST)
                 return
         yield Finished(self.history, self.best)
 
-    def _step(self, x: np.ndarray, y: np.ndarray, lr: float) -> None:
+    def _step(self, idx: np.ndarray, lr: float) -> None:
         model, p = self.model, self.partial
-        loss, scores = model.train_step(x, y)
-        squares = [sum(float(np.vdot(g, g)) for g in layer.grads.values())
-                   for layer in model.layers]
+        step = self.engine.gradients(self.data.train, idx)
+        loss, squares = step.loss, step.squares
         norms = [math.sqrt(s) for s in squares]           # per layer, for the epoch table
         total = math.sqrt(sum(squares))                   # the global norm, from the same sums
-        grads = model.named_grads()
         if not math.isfinite(loss) or not math.isfinite(total):
             what = "loss" if not math.isfinite(loss) else "gradient"
             raise RunFailed(
                 f"training diverged at epoch {self.epoch + 1}, batch {self.batch + 1}: the "
                 f"{what} is {loss if what == 'loss' else 'not finite'}; lower train.lr (now "
                 f"{lr:g}) or set train.clip; {self._last_good()}")
-        if self.settings["clip"] is not None:
-            clip_by_global_norm(grads, self.settings["clip"], total)
-        self.optim.step(model.named_params(), grads, lr)
-        p["loss"] += loss * _per_sample_weight(model, len(x))
-        p["count"] += len(x)
+        self.engine.update(lr, self.settings["clip"], total)
+        p["loss"] += loss * _per_sample_weight(model, len(idx))
+        p["count"] += len(idx)
         p["norms"] = [a + b for a, b in zip(p["norms"], norms, strict=True)]
-        if model.loss_name == "cross_entropy":
-            # Scored before this step's update, as the running loss is.
-            p["correct"] += int((scores.argmax(axis=-1) == y).sum())
-            p["labels"] += y.size
+        p["correct"] += step.correct
+        p["labels"] += step.labels
 
     def _last_good(self) -> str:
         last = self.run_dir / LAST
@@ -391,7 +401,7 @@ class Trainer:
         train_ppl = perplexity(self.model, metrics["train_loss"])
         if train_ppl is not None:
             metrics["train_perplexity"] = train_ppl
-        val = evaluate(self.model, self.data.val)
+        val = evaluate(self.model, self.data.val, loss_of=self.engine.loss_of)
         metrics["val_loss"] = val["loss"]
         if "accuracy" in val:
             metrics["val_accuracy"] = val["accuracy"]
@@ -438,9 +448,10 @@ def _checkpoint_epoch(path: Path) -> int | None:
 # ---- starting and resuming runs ---------------------------------------------------------
 def new_run(config: Path, out: Path | None, stop_epoch: int | None = None,
             runs_root: Path = Path("runs"), overrides: Sequence = (),
-            thread_count: int | None = None) -> Trainer:
+            thread_count: int | None = None, engine: Callable | None = None) -> Trainer:
     """Validate everything, then create the run folder and write the resolved config
-    (with the --set overrides, nncli.overrides, applied). thread_count: --threads."""
+    (with the --set overrides, nncli.overrides, applied). thread_count: --threads;
+    engine: see Trainer."""
     spec = load_spec(config, overrides=overrides)
     settings = train_settings(spec)
     if out is not None and out.exists() and any(out.iterdir()):
@@ -449,7 +460,9 @@ def new_run(config: Path, out: Path | None, stop_epoch: int | None = None,
                          f"--out)")
     run_dir = out or _fresh_dir(runs_root, spec.name)
     trainer = Trainer(spec, run_dir, stop_epoch,    # loads and checks data: may raise
-                      thread_count=thread_count)
+                      thread_count=thread_count, engine=engine)
+    if not trainer.engine.writes:       # under torchrun, rank 0 makes the run folder
+        return trainer
     resolved = copy.deepcopy(spec.raw)
     resolved["train"] = settings
     data = resolved.get("data")
@@ -463,7 +476,7 @@ def new_run(config: Path, out: Path | None, stop_epoch: int | None = None,
 
 
 def resume_run(run_dir: Path, stop_epoch: int | None = None,
-               thread_count: int | None = None) -> Trainer:
+               thread_count: int | None = None, engine: Callable | None = None) -> Trainer:
     """Continue the run in run_dir from last.npz; a run stopped before its first checkpoint
     (config.yaml but no last.npz yet) starts again from epoch 0."""
     run_dir = Path(run_dir)
@@ -476,8 +489,9 @@ def resume_run(run_dir: Path, stop_epoch: int | None = None,
     if isinstance(given, dict) and "dtype" not in given:
         given["dtype"] = LEGACY_DTYPE         # a run from before train.dtype: float64 as then
     trainer = Trainer(spec, run_dir, stop_epoch, last if last.is_file() else None,
-                      thread_count)
-    trainer.repair()
+                      thread_count, engine)
+    if trainer.engine.writes:
+        trainer.repair()
     return trainer
 
 
