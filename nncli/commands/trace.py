@@ -15,6 +15,8 @@ import typer
 
 from nncli.app import app
 from nncli.commands.options import (
+    SET,
+    complete_config,
     draws,
     input_option,
     json_option,
@@ -97,7 +99,7 @@ def _spec_runs(config: str, opts: dict) -> list[Trace]:
                              f"sequence [T, F]")
         spec.input_shape = (opts["steps"], *spec.input_shape[1:])
 
-    loaded = load(config, opts["weights"], adjust=set_steps)
+    loaded = load(config, opts["weights"], adjust=set_steps, overrides=opts["overrides"])
     spec, model = loaded.spec, loaded.model
     idx = core.recurrent_index(model, opts["layer"], spec.where(("layers",)))
     rec = model.layers[idx]
@@ -226,7 +228,8 @@ def grad_trace(
     config: str | None = typer.Argument(None, metavar="[CONFIG]", help="A YAML spec with a "
                                         "recurrent layer, or a run folder made by 'nncli "
                                         "train' (its weights: best.npz, else last.npz). "
-                                        "Without it: a built-in model (see --cell)."),
+                                        "Without it: a built-in model (see --cell).",
+                                        autocompletion=complete_config),
     cell: str | None = typer.Option(None, "--cell", help="Built-in model's cell: rnn "
                                     "(default) or another recurrent layer (nncli layers)."),
     steps: int | None = typer.Option(None, "--steps", help="Sequence length T (built-in: "
@@ -262,6 +265,7 @@ def grad_trace(
     layer: int | None = typer.Option(None, "--layer", help="With CONFIG: index of the "
                                      "recurrent layer (default: the first)."),
     weights: str | None = weights_option(),
+    overrides: list[str] = SET,
     all_steps: bool = typer.Option(False, "--all-steps", help="Show every step in the "
                                    f"tables (default: at most {ROWS_SHOWN} rows)."),
     as_json: bool = json_option(extra="One run: an object; several: {\"runs\": [...]}."),
@@ -293,11 +297,14 @@ def grad_trace(
     opts = {"cell": cell, "steps": steps, "hidden": hidden, "input_size": input_size,
             "seed": seed, "input": input_, "target": target, "sample": sample,
             "loss_at": loss_at, "compare": compare, "layer": layer, "weights": weights,
-            "cell_options": {"gate": gate}}
+            "cell_options": {"gate": gate}, "overrides": overrides}
     from nncli import trace as core
 
     core.check_int("--seed", seed, 0)
     core.check_int("--sample", sample, 0)
+    if overrides and config is None:
+        raise InputError("--set: only with CONFIG (the built-in model has no spec; use "
+                         "--cell, --hidden, --input-size)")
     if loss_at is not None and loss_at not in core.LOSS_AT:
         raise InputError(f"--loss-at: expected last or every, got '{loss_at}'")
     if cell is not None:
