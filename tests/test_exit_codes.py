@@ -4,6 +4,7 @@ The README's table says the same."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -63,6 +64,7 @@ def paths(tmp_path_factory) -> dict[str, Path]:
     (root / "agree.yaml").write_text(AGREE)
     (root / "bad.yaml").write_text("input: [4]\nlayers: [{dense: {units: 0}}]\n")
     (root / "exists.npz").write_bytes(b"")
+    (root / "huge.yaml").write_text(HUGE)        # a forward pass that overflows
     for name in ("sine", "agree", "line"):
         result = runner.invoke(app, ["train", str(root / f"{name}.yaml"), "--out",
                                      str(root / name)])
@@ -71,6 +73,9 @@ def paths(tmp_path_factory) -> dict[str, Path]:
             "bad": root / "bad.yaml", "diverge": root / "diverge.yaml",
             "exists": root / "exists.npz"}
 
+
+HUGE = "input: [2]\nlayers: [{dense: {units: 1, params: {weight: [[1.0e+308, 1.0e+308]]}}}]\n"
+HAS_TORCH = importlib.util.find_spec("torch") is not None    # export --check runs in torch
 
 # (command, expected exit code, arguments); {name} is replaced by the fixture's paths.
 CASES = [
@@ -139,6 +144,11 @@ CASES = [
     ("weights", 2, ["weights", "{sine}", "--layer", "9"]),
     ("data", 0, ["data", "digits", "--sample", "3"]),
     ("data", 2, ["data", "digits", "--sample", "100000"]),
+    ("export", 0, ["export", RNN, "--to", "safetensors", "-o", "{root}/w.safetensors"]),
+    ("export", 2, ["export", RNN, "--to", "toch", "-o", "{root}/x"]),
+    ("export", 2, ["export", "{sine}", "--to", "torch", "-o", "{exists}"]),  # a file
+    *([("export", 1, ["export", "{root}/huge.yaml", "--to", "torch", "-o", "{root}/huge",
+                      "--check"])] if HAS_TORCH else []),                # overflows
 ]
 
 
@@ -172,7 +182,8 @@ def test_every_command_has_its_exit_codes_tested():
     tested = {(c, n) for c, n, _ in CASES}
     for command in commands:
         assert (command, 0) in tested and (command, 2) in tested, command
-    can_fail = {"forward", "backward", "gradcheck", "grad-trace", "train", "predict"}
+    can_fail = {"forward", "backward", "gradcheck", "grad-trace", "train", "predict",
+                *(["export"] if HAS_TORCH else [])}
     assert {c for c, n in tested if n == 1} == can_fail
 
 

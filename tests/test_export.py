@@ -336,6 +336,18 @@ def test_bad_options_are_one_line(tmp_path, monkeypatch, args, message):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_weights_beyond_float32_are_refused_for_a_float32_export(tmp_path):
+    spec = tmp_path / "huge.yaml"
+    spec.write_text("input: [2]\nlayers: [{dense: {units: 1, params: {weight: "
+                    "[[1.0e+300, 1.0]]}}}]\n")
+    result = run("export", spec, "--to", "torch", "--dtype", "float32", "-o",
+                 tmp_path / "out", code=2)
+    assert one_error_line(result) == ("error: --dtype: '0.weight' holds values beyond "
+                                      "float32's range (largest |w| 1e+300); export in "
+                                      "float64")
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("fmt,missing,extra", [("torch", "torch", "torch"),
                                                ("safetensors", "torch", "torch"),
                                                ("onnx", "onnx", "onnx"),

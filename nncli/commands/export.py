@@ -69,6 +69,10 @@ def export_cmd(
         print_export(done, loaded.spec.name, console())
     if done.check is not None and not done.check.passed:
         c = done.check
+        if c.max_abs_diff == float("inf"):
+            raise RunFailed(f"export check failed: the outputs of {c.runtime} or nncli "
+                            f"overflow (inf or nan) on the seeded batch, so they cannot be "
+                            f"compared; the files are written")
         raise RunFailed(f"export check failed: max |Δ| {c.max_abs_diff:.3g} between "
                         f"{c.runtime} and nncli is above {c.tolerance:.3g} ({c.dtype}); "
                         f"the files are written")

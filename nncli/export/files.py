@@ -16,6 +16,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from nncli.errors import InputError
 from nncli.export import check as checks
 from nncli.export.safetensors_file import SPEC_KEY, TEXT_ARRAYS_KEY, encode
@@ -108,7 +110,13 @@ def export(loaded, to: str, out: Path, dtype: str | None = None, force: bool = F
         checks.require("onnxruntime" if fmt == "onnx" else "torch", "--check")
     targets = _targets(fmt, out, force)
 
-    arrays = {k: v.astype(dtype) for k, v in model.named_params().items()}
+    with np.errstate(over="ignore"):
+        arrays = {k: v.astype(dtype) for k, v in model.named_params().items()}
+    for key, value in arrays.items():          # nncli's weights are finite: inf = overflow
+        if not np.all(np.isfinite(value)):
+            raise InputError(f"--dtype: '{key}' holds values beyond {dtype}'s range "
+                             f"(largest |w| {np.max(np.abs(model.named_params()[key])):.3g}); "
+                             f"export in float64")
     params = int(sum(v.size for v in arrays.values()))
     import yaml
 
