@@ -192,3 +192,26 @@ def test_summary_warns_about_what_train_would_refuse():
     clean = invoke("summary", "digits_cnn")
     assert clean.exit_code == 0 and clean.stderr == ""
     assert invoke("summary", "seed_rnn").stderr == ""      # no data:, not for training
+
+
+def test_every_command_that_takes_a_config_takes_set():
+    import typer.main
+
+    commands = typer.main.get_command(app).commands
+    takes_config = {name for name, cmd in commands.items()
+                    if {p.name for p in cmd.params} & {"config", "models"}}
+    assert {"train", "check", "summary", "grad-trace", "agreement"} <= takes_config
+    for name in takes_config:
+        params = {p.name: p for p in commands[name].params}
+        assert "overrides" in params and "--set" in params["overrides"].opts, name
+
+
+def test_grad_trace_set_changes_the_traced_spec():
+    args = ["grad-trace", CONFIGS / "seed_rnn.yaml", "--input", "1; 2", "--target",
+            "0.5; -0.25", "--json"]
+    base, changed = invoke(*args), invoke(*args, "--set",
+                                           "layers.0.rnn.params.weight_hh_l0=[[0.5]]")
+    assert base.exit_code == changed.exit_code == 0
+    assert base.stdout != changed.stdout
+    assert error_line(invoke("grad-trace", "--set", "seed=1")).startswith(
+        "--set: only with CONFIG")
