@@ -22,11 +22,10 @@ def export_cmd(
                            help="torch: a folder with model.py (a torch.nn.Module), "
                            "weights.safetensors and USAGE.md; safetensors: the weights "
                            "alone, the spec in the file's metadata; onnx: an ONNX graph "
-                           '(float32; needs pip install "nncli[onnx]").'),
+                           '(float32; needs pip install "nncli\\[onnx]").'),
     out: Path = out_option("Where to write: a folder for --to torch, a file for "
                            "safetensors (*.safetensors) and onnx.", required=True),
-    weights: Path | None = weights_option(extra="With a spec file and no --weights: the "
-                                          "spec's seeded initial weights."),
+    weights: Path | None = weights_option(),
     overrides: list[str] = SET,
     dtype: str | None = typer.Option(None, "--dtype", metavar="DTYPE", show_default=False,
                                      help="float64 (the default: nncli's weights exactly) "
@@ -39,11 +38,11 @@ def export_cmd(
     force: bool = typer.Option(False, "--force", help="Overwrite existing output files."),
     as_json: bool = JSON,
 ) -> None:
-    """Export a model to PyTorch, safetensors or ONNX, optionally checked in its runtime.
+    """Export a model to PyTorch, safetensors or ONNX; --check runs it there.
 
-    Parameter names stay nncli's (`<layer index>.<torch name>`), so the weights load into
-    the generated module unchanged, and nncli reads a .safetensors file back with
-    --weights. Examples:
+    Parameter names stay nncli's (`<layer index>.<torch name>`), so the
+    weights load into the generated module unchanged, and nncli reads a
+    .safetensors file back with --weights. Examples:
 
         nncli export digits_cnn --to torch -o digits_torch --check
 
