@@ -32,10 +32,9 @@ CONFIG_HELP = ("A model spec (YAML), e.g. configs/seed_rnn.yaml, a run folder ma
 SET_HELP = ("Override a value of the spec: PATH=VALUE, a dotted path (list entries by "
             "number) and a YAML value, e.g. --set train.lr=0.01 or --set "
             "layers.0.conv.filters=8. Repeatable.")
-WEIGHTS_HELP = ("Weights or a checkpoint (.npz), as 'nncli init' and 'nncli train' write "
-                "them, or a .safetensors file ('nncli export'). Default: a run folder's "
-                "best.npz, else last.npz; with a spec file, the spec's seeded initial "
-                "weights where the command can use them.")
+WEIGHTS_HELP = ("Weights (.npz or .safetensors) from 'nncli init', 'nncli train' or 'nncli "
+                "export'. Default: a run folder's best.npz, else last.npz; with a spec "
+                "file, its seeded initial weights where the command can use them.")
 INPUT_HELP = ('One sample or a batch: inline "1 0; 0 1", JSON, a file (.txt .csv .npy '
               ".npz[:key] .json) or - for stdin.")
 TARGET_HELP = ("Targets in the same forms as --input: class labels for cross_entropy, "
