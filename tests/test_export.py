@@ -300,6 +300,7 @@ def test_a_layer_a_format_cannot_express_names_the_layer(tmp_path, monkeypatch, 
     assert line.startswith(f"error: m.yaml:7 layers[0]: gru-lite has no {fmt} equivalent, "
                            f"so the model cannot be exported to {fmt}"), line
     assert not (tmp_path / "out").exists()
+    run("export", spec, "--to", "safetensors", "-o", tmp_path / "w.safetensors")  # any model
 
 
 @pytest.mark.parametrize("fmt,name", [("torch", "out/model.py"),

@@ -97,49 +97,12 @@ def export(loaded, to: str, out: Path, dtype: str | None = None, force: bool = F
 
     fmt = check_format(to)
     dtype = check_dtype(fmt, dtype)
-    spec, model = loaded.spec, loaded.model
-    where = lambda i: spec.where(("layers", i))        # noqa: E731
-    if fmt == "onnx":
-        from nncli.export.onnx_graph import ONNX_LAYERS
-
-        check_layers(model, ONNX_LAYERS, "onnx", where)
-        checks.require("onnx", "--to onnx")
-    elif fmt == "torch" or check:                      # a safetensors check runs in torch
-        check_layers(model, TORCH_LAYERS, "torch", where)
-    if check:
-        checks.require("onnxruntime" if fmt == "onnx" else "torch", "--check")
+    _check_possible(fmt, loaded, check)
     targets = _targets(fmt, out, force)
-
-    with np.errstate(over="ignore"):
-        arrays = {k: v.astype(dtype) for k, v in model.named_params().items()}
-    for key, value in arrays.items():          # nncli's weights are finite: inf = overflow
-        if not np.all(np.isfinite(value)):
-            raise InputError(f"--dtype: '{key}' holds values beyond {dtype}'s range "
-                             f"(largest |w| {np.max(np.abs(model.named_params()[key])):.3g}); "
-                             f"export in float64")
-    params = int(sum(v.size for v in arrays.values()))
-    import yaml
-
-    metadata = {SPEC_KEY: yaml.safe_dump(spec.raw, sort_keys=False, allow_unicode=True),
-                "nncli.name": spec.name, "nncli.weights": loaded.source}
-    vocab = spec.vocab.arrays() if spec.vocab is not None else {}
-    title = f"{spec.name}, exported by nncli from {spec.path.name}"
-    if fmt == "onnx":
-        from nncli.export.onnx_graph import onnx_model
-
-        if vocab:        # the tokens the ids stand for, as the safetensors files keep them
-            metadata[TEXT_ARRAYS_KEY] = json.dumps({k: v.tolist() for k, v in vocab.items()},
-                                                   ensure_ascii=False)
-        contents = [onnx_model(model, arrays, dtype, doc=title, metadata=metadata)
-                    .SerializeToString()]
-    elif fmt == "torch":
-        source = torch_source(model, title)
-        contents = [source, encode({**arrays, **vocab}, metadata),
-                    usage_note(spec, model, dtype)]
-    else:
-        source = torch_source(model, title) if check else ""
-        contents = [encode({**arrays, **vocab}, metadata)]
-
+    arrays = _cast(loaded.model.named_params(), dtype)
+    needs_source = fmt == "torch" or (fmt == "safetensors" and check)
+    source = torch_source(loaded.model, _title(loaded.spec)) if needs_source else ""
+    contents = _contents(fmt, loaded, arrays, dtype, source)
     if fmt == "torch":
         try:
             Path(out).mkdir(parents=True, exist_ok=True)
@@ -148,11 +111,64 @@ def export(loaded, to: str, out: Path, dtype: str | None = None, force: bool = F
                              f"{err.strerror or err}") from None
     for target, content in zip(targets, contents, strict=True):
         atomic_write(target, content, name="--out")
-    done = Exported(fmt, dtype, Path(out), targets, params)
+    done = Exported(fmt, dtype, Path(out), targets, int(sum(v.size for v in arrays.values())))
     if check:
-        done.check = run_check(fmt, model, targets, arrays, spec.seed, dtype,
-                               source if fmt != "onnx" else "")
+        done.check = run_check(fmt, loaded.model, targets, arrays, loaded.spec.seed, dtype,
+                               source)
     return done
+
+
+def _check_possible(fmt: str, loaded, check: bool) -> None:
+    """Every layer has an equivalent in the format, and what the export and its check
+    import is installed."""
+    where = lambda i: loaded.spec.where(("layers", i))        # noqa: E731
+    if fmt == "onnx":
+        from nncli.export.onnx_graph import ONNX_LAYERS
+
+        check_layers(loaded.model, ONNX_LAYERS, "onnx", where)
+        checks.require("onnx", "--to onnx")
+    elif fmt == "torch" or check:       # a safetensors check runs in the torch module
+        check_layers(loaded.model, TORCH_LAYERS, "torch", where)
+    if check:
+        checks.require("onnxruntime" if fmt == "onnx" else "torch", "--check")
+
+
+def _cast(params: dict[str, np.ndarray], dtype: str) -> dict[str, np.ndarray]:
+    """The parameters in the export's dtype; one beyond its range is an InputError."""
+    with np.errstate(over="ignore"):
+        arrays = {k: v.astype(dtype) for k, v in params.items()}
+    for key, value in arrays.items():          # nncli's weights are finite: inf = overflow
+        if not np.all(np.isfinite(value)):
+            raise InputError(f"--dtype: '{key}' holds values beyond {dtype}'s range "
+                             f"(largest |w| {np.max(np.abs(params[key])):.3g}); export in "
+                             f"float64")
+    return arrays
+
+
+def _title(spec) -> str:
+    return f"{spec.name}, exported by nncli from {spec.path.name}"
+
+
+def _contents(fmt: str, loaded, arrays: dict, dtype: str, source: str) -> list:
+    """What goes into each target file, built before anything is written."""
+    import yaml
+
+    spec = loaded.spec
+    metadata = {SPEC_KEY: yaml.safe_dump(spec.raw, sort_keys=False, allow_unicode=True),
+                "nncli.name": spec.name, "nncli.weights": loaded.source}
+    vocab = spec.vocab.arrays() if spec.vocab is not None else {}
+    if fmt == "onnx":
+        from nncli.export.onnx_graph import onnx_model
+
+        if vocab:        # the tokens the ids stand for, as the safetensors files keep them
+            metadata[TEXT_ARRAYS_KEY] = json.dumps({k: v.tolist() for k, v in vocab.items()},
+                                                   ensure_ascii=False)
+        return [onnx_model(loaded.model, arrays, dtype, doc=_title(spec), metadata=metadata)
+                .SerializeToString()]
+    weights = encode({**arrays, **vocab}, metadata)
+    if fmt == "safetensors":
+        return [weights]
+    return [source, weights, usage_note(spec, loaded.model, dtype)]
 
 
 def run_check(fmt: str, model, targets: list[Path], arrays: dict, seed: int, dtype: str,
