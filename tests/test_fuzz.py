@@ -99,7 +99,10 @@ def invoke(*args, stdin: bytes | str | None = None, allowed: tuple[int, ...] = (
     lines = [line for line in err.splitlines() if line.strip()]
     errors = [line for line in lines if line.startswith("error: ")]
     assert len(errors) == 1 and lines[-1] == errors[0], f"{where}:\n{err[-800:]}"
-    assert ERROR.match(errors[0]), f"{where}: the message names nothing: {errors[0]}"
+    # Bad input names what was wrong; a failed run's line was checked against `failed`
+    # above ("gradient check failed for 0.weight, ..." names no option).
+    assert code == 1 or ERROR.match(errors[0]), f"{where}: the message names nothing: " \
+        f"{errors[0]}"
     if "--json" in argv and code == 2:
         assert result.stdout == "", f"{where} printed JSON and then failed"
     return result
@@ -703,6 +706,9 @@ def _option_pools(trained: dict[str, Path], scratch: Path) -> dict[str, list]:
                    CONFIGS / "seed_rnn.yaml", CONFIGS / "seed_gru_lite.yaml",
                    CONFIGS / "seed_conv.yaml", text, scratch / "nope.yaml", scratch, "-", ""],
         "matrix": ["1 2; 3 4", "[[1]]", "1", "-", str(text), "x", "", "1; 2", "1 2 3"],
+        "data": ["digits", "sine", "sonnets", "bars", "digitz", "", trained["cnn"],
+                 trained["text"], trained["rnn"] / "config.yaml", CONFIGS / "seed_rnn.yaml",
+                 "digits_cnn", scratch],
     }
 
 
@@ -735,7 +741,7 @@ MAY_FAIL = {"train": "training diverged", "gradcheck": "gradient check failed",
 @given(data=st.data(), command=st.sampled_from(
     ["conv", "pool", "softmax", "summary", "forward", "backward", "gradcheck", "init",
      "grad-trace", "train", "eval", "predict", "complete", "agreement", "schema", "export",
-     "examples", "check"]))
+     "examples", "check", "runs", "compare", "report", "weights", "data"]))
 def test_option_combinations_fuzz(trained, sandbox, data, command):
     """Any subset of a command's options with values of the right and the wrong type."""
     cmd = typer.main.get_command(app).commands[command]
@@ -745,7 +751,8 @@ def test_option_combinations_fuzz(trained, sandbox, data, command):
         if param.param_type_name == "argument":
             if not param.required and data.draw(st.booleans()):
                 continue
-            kind = "matrix" if param.name in ("source", "kernel", "values") else \
+            kind = "data" if command == "data" else \
+                "matrix" if param.name in ("source", "kernel", "values") else \
                 "str" if param.name == "name" else "config"
             argv += [data.draw(st.sampled_from(pools[kind]))
                      for _ in range(data.draw(st.integers(1, 2)) if param.multiple or
@@ -767,6 +774,20 @@ def test_option_combinations_fuzz(trained, sandbox, data, command):
             argv += [flag, data.draw(st.sampled_from([
                 sandbox / f"e{n}", sandbox / f"e{n}.safetensors", sandbox / f"e{n}.onnx",
                 pools["path"][-1], "/proc/nope/e", sandbox]))]
+            continue
+        if param.name == "save":        # a new picture, one taken, bad names, no folder
+            taken = sandbox / "taken.svg"
+            taken.write_text("<svg/>")
+            n = next(SERIAL)
+            argv += [flag, data.draw(st.sampled_from([
+                sandbox / f"p{n}.svg", sandbox / f"p{n}.html", sandbox / f"p{n}.txt",
+                sandbox / f"p{n}.png", taken, sandbox, "/proc/nope/p.svg"]))]
+            continue
+        if (command, param.name) == ("report", "out"):   # only into the sandbox
+            n = next(SERIAL)
+            argv += [flag, data.draw(st.sampled_from([
+                sandbox / f"rep{n}.html", sandbox / f"rep{n}.pdf", sandbox / "taken.svg",
+                "/proc/nope/r.html", sandbox]))]
             continue
         if (command, param.name) == ("examples", "copy"):  # a fresh folder, or one taken
             argv += [flag, data.draw(st.sampled_from([sandbox / f"c{next(SERIAL)}", sandbox,
@@ -794,6 +815,8 @@ def test_option_combinations_fuzz(trained, sandbox, data, command):
             argv[i] = copy
         if "--epochs" not in argv:
             argv += ["--epochs", 2]
+    if command == "report" and not {"-o", "--out"} & set(map(str, argv)):
+        argv += ["--out", sandbox / f"rep{next(SERIAL)}.html"]     # never into a run folder
     if command == "export" and not {"-o", "--out"} & set(map(str, argv)):
         argv += ["--out", sandbox / f"e{next(SERIAL)}"]
     if command == "train" and "--epochs" not in argv:
