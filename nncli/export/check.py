@@ -75,7 +75,7 @@ def seeded_batch(model, seed: int, dtype: str) -> np.ndarray:
 
 def reference(model, arrays: dict[str, np.ndarray], x: np.ndarray) -> dict[str, np.ndarray]:
     """nncli's forward pass in float64 with the exported arrays: {"output", "logits"?}."""
-    mine = copy.deepcopy(model)
+    mine = copy.deepcopy(model).astype(np.float64)      # whatever dtype the model ran in
     mine.load_state({k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()},
                     source="export")
     outputs = mine.forward(np.asarray(x, dtype=np.float64)).outputs
