@@ -9,6 +9,7 @@ recurrent layers of the registry (nncli.trace.cells, cell_options).
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -16,7 +17,7 @@ import typer
 from nncli.app import app
 from nncli.commands.options import (
     SET,
-    complete_config,
+    config_argument,
     draws,
     input_option,
     json_option,
@@ -79,7 +80,7 @@ def _shape_hint(model: Model, x: np.ndarray) -> None:
 
 # --------------------------------------------------------------------------- runs
 
-def _spec_runs(config: str, opts: dict) -> list[Trace]:
+def _spec_runs(config: Path, opts: dict) -> list[Trace]:
     from nncli import trace as core
     from nncli.loading import load
 
@@ -225,11 +226,9 @@ def _data(model: Model, opts: dict, spec, x: np.ndarray | None = None
 @app.command("grad-trace")
 @draws
 def grad_trace(
-    config: str | None = typer.Argument(None, metavar="[CONFIG]", help="A YAML spec with a "
-                                        "recurrent layer, or a run folder made by 'nncli "
-                                        "train' (its weights: best.npz, else last.npz). "
-                                        "Without it: a built-in model (see --cell).",
-                                        autocompletion=complete_config),
+    config: Path | None = config_argument(required=False, extra="Its model needs a "
+                                          "recurrent layer. Without CONFIG: a built-in model "
+                                          "(see --cell)."),
     cell: str | None = typer.Option(None, "--cell", help="Built-in model's cell: rnn "
                                     "(default) or another recurrent layer (nncli layers)."),
     steps: int | None = typer.Option(None, "--steps", help="Sequence length T (built-in: "
