@@ -447,6 +447,30 @@ def test_grad_trace_refuses_gru_lite_options(kind):
     assert err == f"error: --gate is an option of gru-lite only; the built-in cell is {kind}"
 
 
+# --------------------------------------------------------------------------- the commands
+
+@pytest.mark.parametrize("kind", CELLS)
+def test_a_spec_trains_evaluates_and_passes_gradcheck(tmp_path, kind):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"name: tiny-{kind}\nseed: 1\ninput: [6, 2]\nlayers:\n"
+                    f"  - {kind}: {{hidden: 4, return: last}}\n  - dense: {{units: 1}}\n"
+                    f"loss: {{mse: {{reduction: mean}}}}\n"
+                    f"data: {{name: adding, steps: 6, train: 64, val: 16, test: 16}}\n"
+                    f"train: {{epochs: 3, batch_size: 16, optimizer: adam, lr: 0.02}}\n")
+    result = runner.invoke(app, ["gradcheck", str(spec)])
+    assert result.exit_code == 0, result.output
+    assert "0.weight_hh_l0" in result.stdout
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["train", str(spec), "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    epochs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert epochs[-1]["train_loss"] < epochs[0]["train_loss"]
+    assert f"0.{kind}" in epochs[0]["grad_norms"]
+    result = runner.invoke(app, ["eval", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["loss"] < 0.3
+
+
 # --------------------------------------------------------------------------- torch
 
 @pytest.mark.torch
