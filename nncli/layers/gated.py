@@ -22,12 +22,13 @@ from __future__ import annotations
 import numpy as np
 
 from nncli.layers.base import init_weight
-from nncli.layers.recurrent import Recurrent, largest_singular_value, orthogonal
-
-
-def time_major(a: np.ndarray) -> np.ndarray:
-    """(N, T, ...) -> a contiguous (T, N, ...) copy."""
-    return np.ascontiguousarray(a.swapaxes(0, 1))
+from nncli.layers.recurrent import (
+    Recurrent,
+    largest_singular_value,
+    orthogonal,
+    time_major,
+    weight_grads,
+)
 
 
 def sigmoid_of_negated(a: np.ndarray) -> np.ndarray:
@@ -36,14 +37,6 @@ def sigmoid_of_negated(a: np.ndarray) -> np.ndarray:
     np.exp(a, out=a)
     a += 1.0
     return np.reciprocal(a, out=a)
-
-
-def previous(a: np.ndarray) -> np.ndarray:
-    """a_{t-1} for every step of a time-major (T, N, H) array, with a_0 = 0."""
-    prev = np.empty_like(a)
-    prev[0] = 0.0
-    prev[1:] = a[:-1]
-    return prev
 
 
 class Gated(Recurrent):
@@ -125,23 +118,10 @@ class Gated(Recurrent):
         """From dL/d(input terms) and dL/d(recurrent terms) (self._d_in, self._d_hh, both
         (T, N, G H); the same array for an lstm): sums of outer products over samples and
         steps, or kept per step (T, *shape)."""
-        d_in, d_hh, x, h = self._d_in, self._d_hh, self._x_tm, self._h
-        if per_step:
-            w_hh = np.zeros((len(h), d_hh.shape[-1], h.shape[-1]), dtype=d_hh.dtype)
-            np.matmul(d_hh[1:].swapaxes(1, 2), h[:-1], out=w_hh[1:])    # h_0 = 0
-            grads = {"weight_ih_l0": np.matmul(d_in.swapaxes(1, 2), x), "weight_hh_l0": w_hh}
-            sums = (1,)
-        else:
-            rows = d_in.shape[-1]
-            grads = {"weight_ih_l0": d_in.reshape(-1, rows).T @ x.reshape(-1, x.shape[-1]),
-                     "weight_hh_l0": d_hh[1:].reshape(-1, rows).T @ h[:-1].reshape(
-                         -1, h.shape[-1])}
-            sums = (0, 1)
-        if self.use_bias:
-            grads["bias_ih_l0"] = d_in.sum(axis=sums)
-            grads["bias_hh_l0"] = d_hh.sum(axis=sums) if d_hh is not d_in \
-                else grads["bias_ih_l0"].copy()
-        return grads
+        names = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+        values = weight_grads(self._d_in, self._d_hh, self._x_tm, self._h, self.use_bias,
+                              per_step)
+        return {k: v for k, v in zip(names, values, strict=True) if v is not None}
 
     # ------------------------------------------------------------------ shared by both loops
 

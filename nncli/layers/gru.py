@@ -29,8 +29,8 @@ from __future__ import annotations
 import numpy as np
 
 from nncli.layers.base import PARAMS_OPTION, RETURN_OPTION, Example
-from nncli.layers.gated import Gated, previous, sigmoid_of_negated, time_major
-from nncli.layers.recurrent import Bound, Series, largest_singular_value
+from nncli.layers.gated import Gated, sigmoid_of_negated
+from nncli.layers.recurrent import Bound, Series, largest_singular_value, previous, time_major
 from nncli.options import REQUIRED, Option
 
 

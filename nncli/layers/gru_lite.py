@@ -15,9 +15,16 @@ from __future__ import annotations
 import numpy as np
 
 from nncli.errors import InputError
-from nncli.layers.activations import sigmoid
 from nncli.layers.base import PARAMS_OPTION, RETURN_OPTION, Example
-from nncli.layers.recurrent import Bound, Recurrent, Series, largest_singular_value
+from nncli.layers.recurrent import (
+    Bound,
+    Recurrent,
+    Series,
+    largest_singular_value,
+    previous,
+    time_major,
+    weight_grads,
+)
 from nncli.options import REQUIRED, Option
 
 
@@ -49,69 +56,98 @@ class GruLite(Recurrent):
                 shapes["bias_g_l0"] = (h,)
         return shapes
 
-    def _input_terms(self, x, w_name, b_name):
-        a = x @ self.params[w_name].T
-        return a + self.params[b_name] if self.use_bias else a
+    def _rows(self, kind: str) -> list[str]:
+        """The parameters whose rows forward stacks into one matrix: the candidate's, then
+        the learned gate's (kind: "ih" input weights, "hh" recurrent weights, "b" biases)."""
+        names = {"ih": ("weight_ih_l0", "weight_ig_l0"), "hh": ("weight_hh_l0", "weight_hg_l0"),
+                 "b": ("bias_l0", "bias_g_l0")}[kind]
+        return list(names if self.fixed_gate is None else names[:1])
+
+    def _stack(self, kind: str) -> np.ndarray:
+        return np.concatenate([self.params[name] for name in self._rows(kind)])
 
     def forward(self, x):
-        p, learned_gate = self.params, self.fixed_gate is None
-        u = p["weight_hh_l0"]
-        a_c = self._input_terms(x, "weight_ih_l0", "bias_l0")
-        n, steps, _ = x.shape
-        states = np.empty((n, steps, self.hidden), dtype=a_c.dtype)
-        cands, gates = np.empty_like(states), np.empty_like(states)
+        h, learned_gate = self.hidden, self.fixed_gate is None
+        x_tm = time_major(x)
+        steps, n, i = x_tm.shape
+        # Candidate and gate pre-activations of every step in one matmul, (T, N, H) or
+        # (T, N, 2H); each step then turns its slice into c_t (and g_t) in place.
+        self._w, self._u = self._stack("ih"), self._stack("hh")
+        pre = (x_tm.reshape(-1, i) @ self._w.T).reshape(steps, n, -1)
+        if self.use_bias:
+            pre += self._stack("b")
+        dtype = pre.dtype
+        cands, hs = pre[..., :h], np.empty((steps, n, h), dtype=dtype)
         if learned_gate:
-            a_g, ug = self._input_terms(x, "weight_ig_l0", "bias_g_l0"), p["weight_hg_l0"]
+            gates = pre[..., h:]
         else:
-            gates[:] = self.fixed_gate
-        s = np.zeros((n, self.hidden), dtype=a_c.dtype)
+            gates = np.full((steps, n, h), self.fixed_gate, dtype=dtype)
+        recurrent, tmp = np.empty_like(pre[0]), np.empty((n, h), dtype=dtype)
+        u_t = np.ascontiguousarray(self._u.T)
         for t in range(steps):
-            if learned_gate:
-                gates[:, t] = sigmoid(a_g[:, t] + s @ ug.T)
-            cands[:, t] = np.tanh(a_c[:, t] + s @ u.T)
+            a = pre[t]
+            if t:
+                np.matmul(hs[t - 1], u_t, out=recurrent)
+                a += recurrent
+            c, g = cands[t], gates[t]
+            np.tanh(c, out=c)
+            if learned_gate:                     # sigmoid(z) = 0.5 (1 + tanh(z / 2)), in place
+                g *= 0.5
+                np.tanh(g, out=g)
+                g += 1.0
+                g *= 0.5
             # The notes' form, so that g = 1 gives s_t = c_t bit for bit (the simple rnn).
-            s = gates[:, t] * cands[:, t] + (1.0 - gates[:, t]) * s
-            states[:, t] = s
-        self._x, self.states, self._cands, self.gates = x, states, cands, gates
-        return self._output(states)
+            np.multiply(g, c, out=hs[t])
+            if t:
+                np.subtract(1.0, g, out=tmp)
+                tmp *= hs[t - 1]
+                hs[t] += tmp
+        self._x_tm, self._s_tm = x_tm, hs
+        self.states, self._cands, self.gates = (a.swapaxes(0, 1) for a in (hs, cands, gates))
+        return np.ascontiguousarray(self.states) if self.return_sequences else hs[-1].copy()
 
     def backward(self, dy):
-        p, learned_gate = self.params, self.fixed_gate is None
-        u = p["weight_hh_l0"]
-        ug = p.get("weight_hg_l0")
-        dout = self._output_grads(dy)
-        states, cands, gates = self.states, self._cands, self.gates
-        prev = self._previous(states)
-        da_c, da_g, ds_all = (np.zeros_like(states) for _ in range(3))
-        carry = np.zeros_like(states[:, 0])
-        for t in range(states.shape[1] - 1, -1, -1):
-            ds = dout[:, t] + carry
-            ds_all[:, t] = ds
-            g, c = gates[:, t], cands[:, t]
-            da_c[:, t] = ds * g * (1.0 - c * c)
-            carry = ds * (1.0 - g) + da_c[:, t] @ u      # the ungated path is not squashed
+        h, learned_gate = self.hidden, self.fixed_gate is None
+        hs = self._s_tm
+        c, g = self._cands.swapaxes(0, 1), self.gates.swapaxes(0, 1)     # time-major views
+        # dL/d(pre-activations) per dL/ds_t: the candidate's g (1 - c²), the gate's
+        # (c - s_{t-1}) g (1 - g); and s_{t-1}'s own share of s_t, 1 - g.
+        d_pre = np.empty((*hs.shape[:2], self._u.shape[0]), dtype=hs.dtype)
+        from_c = g * (1.0 - c * c)
+        keep = 1.0 - g
+        from_g = (c - previous(hs)) * g * keep if learned_gate else None
+        ds_all = np.empty_like(hs)
+        ds_all[-1] = dy[:, -1] if self.return_sequences else dy
+        dout = time_major(dy) if self.return_sequences else None
+        tmp = np.empty_like(hs[0])
+        for t in range(len(hs) - 1, -1, -1):
+            ds, d = ds_all[t], d_pre[t]
+            np.multiply(ds, from_c[t], out=d[:, :h])
             if learned_gate:
-                da_g[:, t] = ds * (c - prev[:, t]) * g * (1.0 - g)
-                carry += da_g[:, t] @ ug
-        self._da_c, self._da_g, self.state_grads = da_c, da_g, ds_all
+                np.multiply(ds, from_g[t], out=d[:, h:])
+            if t:                                # dL/ds_{t-1}: through U (and Ug), the
+                carry = np.matmul(d, self._u, out=ds_all[t - 1])     # ungated path (not
+                np.multiply(ds, keep[t], out=tmp)                    # squashed), and the
+                carry += tmp                                         # output at t-1
+                if dout is not None:
+                    carry += dout[t - 1]
+        self._d_pre, self.state_grads = d_pre, ds_all.swapaxes(0, 1)
         self._add_grads(**self.param_grads())
-        dx = da_c @ p["weight_ih_l0"]
-        if learned_gate:
-            dx += da_g @ p["weight_ig_l0"]
-        return dx
+        steps, n, _ = d_pre.shape
+        dx = d_pre.reshape(steps * n, -1) @ self._w
+        return dx.reshape(steps, n, -1).swapaxes(0, 1)
 
     def param_grads(self, per_step=False):
-        prev = self._previous(self.states)
-        sum_axes = 0 if per_step else (0, 1)
-        pieces = [(self._da_c, "weight_ih_l0", "weight_hh_l0", "bias_l0")]
-        if self.fixed_gate is None:
-            pieces.append((self._da_g, "weight_ig_l0", "weight_hg_l0", "bias_g_l0"))
+        w, u, b, _ = weight_grads(self._d_pre, self._d_pre, self._x_tm, self._s_tm,
+                                  self.use_bias, per_step)
+        rows = (slice(None),) * per_step            # the row axis is 1 when kept per step
         grads = {}
-        for da, w_name, u_name, b_name in pieces:
-            grads[w_name] = self.outer_sum(da, self._x, per_step)
-            grads[u_name] = self.outer_sum(da, prev, per_step)
-            if self.use_bias:
-                grads[b_name] = da.sum(axis=sum_axes)
+        for k, (w_name, u_name, b_name) in enumerate(zip(*(self._rows(kind) for kind in
+                                                          ("ih", "hh", "b")), strict=True)):
+            part = (*rows, slice(k * self.hidden, (k + 1) * self.hidden))
+            grads[w_name], grads[u_name] = w[part], u[part]
+            if b is not None:
+                grads[b_name] = b[part]
         return grads
 
     # grad-trace --gate: hold the gate at a constant (only this cell has one to hold).

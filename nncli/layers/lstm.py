@@ -43,8 +43,8 @@ import numpy as np
 
 from nncli.errors import InputError
 from nncli.layers.base import PARAMS_OPTION, RETURN_OPTION, Example
-from nncli.layers.gated import Gated, previous, sigmoid_of_negated, time_major
-from nncli.layers.recurrent import Bound, Series
+from nncli.layers.gated import Gated, sigmoid_of_negated
+from nncli.layers.recurrent import Bound, Series, previous, time_major
 from nncli.options import REQUIRED, Option
 
 

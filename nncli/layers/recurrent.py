@@ -83,6 +83,42 @@ def largest_singular_value(m: np.ndarray) -> np.ndarray:
     return np.linalg.svd(m, compute_uv=False)[..., 0]
 
 
+def time_major(a: np.ndarray) -> np.ndarray:
+    """(N, T, ...) -> a contiguous (T, N, ...) copy. The cells' loops run time-major, so
+    each step reads and writes contiguous (N, ·) slices."""
+    return np.ascontiguousarray(a.swapaxes(0, 1))
+
+
+def previous(a: np.ndarray) -> np.ndarray:
+    """a_{t-1} for every step of a time-major (T, N, H) array, with a_0 = 0."""
+    prev = np.empty_like(a)
+    prev[0] = 0.0
+    prev[1:] = a[:-1]
+    return prev
+
+
+def weight_grads(d_in: np.ndarray, d_hh: np.ndarray, x: np.ndarray, h: np.ndarray,
+                 bias: bool, per_step: bool = False) -> tuple:
+    """The gradients of a cell's stacked weights from time-major arrays: d_in (T, N, R) =
+    dL/d(x_t W^T + b_ih), d_hh (T, N, R) = dL/d(h_{t-1} U^T + b_hh) (the same array when
+    both terms enter the same sum), x (T, N, I), h (T, N, H) the states (h_0 = 0).
+    Returns (W (R, I), U (R, H), b_ih (R,), b_hh (R,)): sums over samples and steps as a few
+    large products, or per step (T, ...) with per_step; the biases None without bias."""
+    if per_step:
+        w_hh = np.zeros((len(h), d_hh.shape[-1], h.shape[-1]), dtype=d_hh.dtype)
+        np.matmul(d_hh[1:].swapaxes(1, 2), h[:-1], out=w_hh[1:])      # h_0 = 0
+        w_ih, sums = np.matmul(d_in.swapaxes(1, 2), x), (1,)
+    else:
+        rows = d_in.shape[-1]
+        w_ih = d_in.reshape(-1, rows).T @ x.reshape(-1, x.shape[-1])
+        w_hh = d_hh[1:].reshape(-1, rows).T @ h[:-1].reshape(-1, h.shape[-1])
+        sums = (0, 1)
+    if not bias:
+        return w_ih, w_hh, None, None
+    b_ih = d_in.sum(axis=sums)
+    return w_ih, w_hh, b_ih, d_hh.sum(axis=sums) if d_hh is not d_in else b_ih.copy()
+
+
 def orthogonal(rng: np.random.Generator, n: int) -> np.ndarray:
     """A random orthogonal (n, n) matrix: QR of a Gaussian, signs fixed so it is uniform."""
     q, r = np.linalg.qr(rng.standard_normal((n, n)))

@@ -2,7 +2,9 @@
 
     s_t = tanh(x_t W^T + b_ih + s_{t-1} U^T + b_hh),   W = weight_ih_l0, U = weight_hh_l0
 
-The loop's shared machinery and the grad-trace contract are in recurrent.py.
+The loop's shared machinery and the grad-trace contract are in recurrent.py. The loops run
+time-major, (T, N, H), so each step reads and writes contiguous (N, H) slices; `states`
+and `state_grads` are batch-first (N, T, H) views of those buffers.
 """
 
 from __future__ import annotations
@@ -10,7 +12,13 @@ from __future__ import annotations
 import numpy as np
 
 from nncli.layers.base import PARAMS_OPTION, RETURN_OPTION, Example
-from nncli.layers.recurrent import Bound, Recurrent, largest_singular_value
+from nncli.layers.recurrent import (
+    Bound,
+    Recurrent,
+    largest_singular_value,
+    time_major,
+    weight_grads,
+)
 from nncli.options import REQUIRED, Option
 
 
@@ -35,47 +43,49 @@ class RNN(Recurrent):
     def forward(self, x):
         p = self.params
         w, u = p["weight_ih_l0"], p["weight_hh_l0"]
-        a_in = x @ w.T                                   # every step's input term at once
+        x_tm = time_major(x)
+        steps, n, i = x_tm.shape
+        # Every step's input term in one matmul; the buffer then becomes the states in place.
+        hs = (x_tm.reshape(-1, i) @ w.T).reshape(steps, n, self.hidden)
         if self.use_bias:
-            a_in = a_in + (p["bias_ih_l0"] + p["bias_hh_l0"])
-        n, steps, _ = x.shape
-        states = np.empty((n, steps, self.hidden), dtype=a_in.dtype)
-        s = np.zeros((n, self.hidden), dtype=a_in.dtype)
-        z = np.empty_like(s)
+            hs += p["bias_ih_l0"] + p["bias_hh_l0"]
+        z = np.empty((n, self.hidden), dtype=hs.dtype)
+        u_t = np.ascontiguousarray(u.T)
         for t in range(steps):
             # s_t = tanh(a_t + s_{t-1} U^T), into reused buffers (no temporaries per step)
-            np.matmul(s, u.T, out=z)
-            np.add(a_in[:, t], z, out=z)
-            np.tanh(z, out=s)
-            states[:, t] = s
-        self._x, self.states = x, states
-        return self._output(states)
+            s = hs[t]
+            if t:
+                np.matmul(hs[t - 1], u_t, out=z)
+                s += z
+            np.tanh(s, out=s)
+        self._x_tm, self._s_tm, self.states = x_tm, hs, hs.swapaxes(0, 1)
+        return np.ascontiguousarray(self.states) if self.return_sequences else hs[-1].copy()
 
     def backward(self, dy):
         u = self.params["weight_hh_l0"]
-        dout = self._output_grads(dy)
-        states = self.states
-        da = 1.0 - states * states                       # tanh' per step, then dL/d(pre-act)
-        ds_all = np.empty_like(states)
-        carry = np.zeros_like(states[:, 0])
-        for t in range(states.shape[1] - 1, -1, -1):
-            ds = np.add(dout[:, t], carry, out=ds_all[:, t])
-            da_t = da[:, t]
-            da_t *= ds
-            np.matmul(da_t, u, out=carry)
-        self._da, self.state_grads = da, ds_all
+        hs = self._s_tm
+        da = 1.0 - hs * hs                               # tanh' per step, then dL/d(pre-act)
+        ds_all = np.empty_like(hs)
+        ds_all[-1] = dy[:, -1] if self.return_sequences else dy
+        dout = time_major(dy) if self.return_sequences else None
+        for t in range(len(hs) - 1, -1, -1):
+            da_t = da[t]
+            da_t *= ds_all[t]
+            if t:                                        # dL/ds_{t-1}: carried + output's
+                carry = np.matmul(da_t, u, out=ds_all[t - 1])
+                if dout is not None:
+                    carry += dout[t - 1]
+        self._da, self.state_grads = da, ds_all.swapaxes(0, 1)
         self._add_grads(**self.param_grads())
-        return da @ self.params["weight_ih_l0"]
+        steps, n, _ = da.shape
+        dx = da.reshape(steps * n, -1) @ self.params["weight_ih_l0"]
+        return dx.reshape(steps, n, -1).swapaxes(0, 1)
 
     def param_grads(self, per_step=False):
-        da = self._da
-        grads = {"weight_ih_l0": self.outer_sum(da, self._x, per_step),
-                 "weight_hh_l0": self.outer_sum(da, self._previous(self.states), per_step)}
-        if self.use_bias:
-            db = da.sum(axis=0) if per_step else da.sum(axis=(0, 1))
-            grads["bias_ih_l0"] = db
-            grads["bias_hh_l0"] = db.copy()
-        return grads
+        names = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+        values = weight_grads(self._da, self._da, self._x_tm, self._s_tm, self.use_bias,
+                              per_step)
+        return {k: v for k, v in zip(names, values, strict=True) if v is not None}
 
     def step_jacobians(self) -> np.ndarray:
         """ds_t/ds_{t-1} = diag(1 - s_t^2) U for every sample and step: (N, T, H, H)."""
