@@ -393,7 +393,8 @@ def test_every_gate_block_is_initialised_as_its_own_matrix():
 # --------------------------------------------------------------------------- grad-trace
 
 def grad_trace(*args, code=0):
-    result = runner.invoke(app, ["grad-trace", *map(str, args)])
+    result = runner.invoke(app, ["grad-trace", *map(str, args)],
+                           env={"COLUMNS": "80", "NO_COLOR": "1"})
     assert result.exit_code == code, result.output
     return result
 
@@ -426,8 +427,13 @@ def test_grad_trace_compares_the_four_cells_at_80_columns():
     text = grad_trace("--compare", "rnn,gru-lite,gru,lstm", "--steps", 30, "--hidden", 8,
                       "--scale", "0.5,2").stdout
     assert max(len(line) for line in text.splitlines()) <= 80
+    assert "\x1b[" not in text
     for label in ("rnn λ1=0.5", "gru-lite λ1=2", "gru λ1=0.5", "lstm λ1=2"):
         assert label in text
+    single = grad_trace("--cell", "lstm", "--steps", 30, "--hidden", 8).stdout
+    assert max(len(line) for line in single.splitlines()) <= 80
+    for piece in ("‖∂L/∂c_t‖", "‖∂c_t/∂c_t-1‖", "forget f_t"):
+        assert piece in single
     out = json.loads(grad_trace("--compare", "rnn,gru-lite,gru,lstm", "--steps", 30,
                                 "--json").stdout)
     assert [r["model"]["cell"] for r in out["runs"]] == ["rnn", "gru-lite", "gru", "lstm"]
