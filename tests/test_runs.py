@@ -262,3 +262,52 @@ def test_killed_run_resumes_from_where_runs_says(folder, tmp_path):
     assert [json.loads(line)["epoch"] for line in result.stdout.splitlines()] == \
         [row["epoch"] + 1]
     assert os.path.exists(copy / "last.npz")
+
+
+# --------------------------------------------------------------------------- documented
+
+README_SECTION = "### Pictures: a run's report, runs side by side, weights and data"
+HELP_EXAMPLES = {"runs": None, "compare": None, "report": None, "weights": None,
+                 "data": None, "eval": "--errors", "predict": "--sample"}
+
+
+def readme_examples() -> list[str]:
+    """The `$ nncli ...` lines of the README's pictures section."""
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = text.split(README_SECTION, 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
+    return [line[2:] for line in section.splitlines() if line.startswith("$ nncli ")]
+
+
+def help_examples() -> list[str]:
+    """The examples in the help of the commands this work added (eval and predict: only
+    the lines with the new options)."""
+    lines = []
+    for command, only in HELP_EXAMPLES.items():
+        shown = invoke(command, "--help", width=200).stdout
+        for line in shown.splitlines():
+            line = line.strip(" │")
+            if line.startswith(f"nncli {command} ") and (only is None or only in line):
+                lines.append(line)
+    return lines
+
+
+def test_the_readme_and_help_examples_run(tmp_path, monkeypatch):
+    """In a folder with runs/cnn and runs/mlp (2 epochs each) and the configs, as the
+    README's training section leaves it."""
+    import shlex
+
+    pytest.importorskip("matplotlib", reason='the examples include nncli report: pip install '
+                        '"nncli[report]"')
+    root = Path(__file__).resolve().parent.parent
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "configs").symlink_to(root / "configs")
+    for name in ("cnn", "mlp"):
+        trained = invoke("train", f"configs/digits_{name}.yaml", "--out", f"runs/{name}",
+                         "--epochs", "2")
+        assert trained.exit_code == 0, trained.stderr
+    (tmp_path / "runs" / "notes").mkdir()
+    readme, helps = readme_examples(), help_examples()
+    assert len(readme) >= 9 and len(helps) >= 12, (readme, helps)
+    for line in readme + helps:
+        result = runner.invoke(app, shlex.split(line)[1:], env={"COLUMNS": "80"})
+        assert result.exit_code == 0, f"{line}\n{result.stderr}"

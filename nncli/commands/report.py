@@ -57,7 +57,7 @@ def report_cmd(
 
     [bold]Examples[/]
 
-      nncli report runs/cnn
+      nncli report runs/mlp
 
       nncli report runs/cnn -o cnn-report.html --force
     """

@@ -51,7 +51,7 @@ def runs_cmd(
 
       nncli runs
 
-      nncli runs experiments/ --json
+      nncli runs runs/ --json
     """
     from nncli.runs import scan
 
@@ -88,7 +88,7 @@ def compare_cmd(
 
       nncli compare runs/mlp runs/cnn
 
-      nncli compare runs/sgd runs/adam --save sgd-vs-adam.svg
+      nncli compare runs/mlp runs/cnn --save mlp-vs-cnn.svg
     """
     from nncli.render.runs import MAX_CURVES
     from nncli.runs import read_run
