@@ -12,6 +12,7 @@ from pathlib import Path
 import jsonschema
 import numpy as np
 import pytest
+import specs
 from typer.testing import CliRunner
 
 from nncli.checkpoint import load_weights
@@ -33,16 +34,7 @@ loss: cross_entropy
 data: digits
 train: {epochs: 1, batch_size: 64, lr: 0.05}
 """
-SINE = """name: sine-tiny
-seed: 3
-input: [6, 1]
-layers:
-  - rnn: {hidden: 4, return: last}
-  - dense: {units: 1}
-loss: mse
-data: {name: sine, steps: 6, train: 64, val: 16, test: 16}
-train: {epochs: 1, batch_size: 16, lr: 0.05}
-"""
+SINE = specs.sine(epochs=1, seed=3)
 
 
 def invoke(*args, width: int = 80):

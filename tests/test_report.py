@@ -17,6 +17,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+import specs
 from typer.testing import CliRunner
 
 from nncli.cli import app
@@ -39,28 +40,8 @@ loss: cross_entropy
 data: digits
 train: {epochs: 3, batch_size: 64, lr: 0.1, momentum: 0.9, schedule: cosine}
 """
-SINE = """name: sine-tiny
-seed: 0
-input: [6, 1]
-layers:
-  - rnn: {hidden: 4, return: last}
-  - dense: {units: 1}
-loss: mse
-data: {name: sine, steps: 6, train: 64, val: 16, test: 16}
-train: {epochs: 2, batch_size: 16, lr: 0.05}
-"""
-AGREE = """name: agree-tiny
-seed: 0
-input: [8]
-layers:
-  - embedding: {dim: 4}
-  - gru-lite: {hidden: 6}
-  - dense: {units: vocab}
-  - softmax
-loss: cross_entropy
-data: {name: agreement, window: 8, train: 200, val: 20, test: 20}
-train: {epochs: 2, batch_size: 16, lr: 0.5}
-"""
+SINE = specs.sine()
+AGREE = specs.agree(epochs=2)
 EXPECTED = {   # chart titles per run
     "cnn": ["Loss per epoch", "Accuracy per epoch", "Gradient norm per layer",
             "Learning rate", "Confusion matrix (test split)", "First-layer conv filters (0.conv)"],
@@ -229,7 +210,8 @@ def test_report_never_overwrites_and_names_bad_input(runs, tmp_path):
     assert target.read_text().startswith("<!DOCTYPE html>")
     for args, message in (([tmp_path], "is not a run folder (no config.yaml)"),
                           ([tmp_path / "nope"], "is not a folder"),
-                          ([runs["sine"], "-o", tmp_path / "r.pdf"], "is not an .html file"),
+                          ([runs["sine"], "-o", tmp_path / "r.pdf"],
+                           "has '.pdf'; name a .html or .htm file, e.g. --out r.html"),
                           ([runs["sine"], "-o", tmp_path / "no" / "r.html"], "does not exist")):
         result = invoke("report", *args)
         assert result.exit_code == 2 and message in result.stderr, result.stderr

@@ -20,22 +20,13 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import specs
 from typer.testing import CliRunner
 
 from nncli.cli import app
 from nncli.commands.schema import load_schema
 
 runner = CliRunner()
-SINE = """name: sine-tiny
-seed: 0
-input: [6, 1]
-layers:
-  - rnn: {{hidden: 4, return: last}}
-  - dense: {{units: 1}}
-loss: mse
-data: {{name: sine, steps: 6, train: {train}, val: 16, test: 16}}
-train: {{epochs: {epochs}, batch_size: 16, lr: {lr}}}
-"""
 ANSI = re.compile(r"\x1b\[")
 
 
@@ -45,8 +36,7 @@ def invoke(*args, width: int = 80):
 
 
 def train(root: Path, name: str, *extra, **spec) -> Path:
-    (root / f"{name}.yaml").write_text(SINE.format(**{"train": 64, "epochs": 2, "lr": 0.05,
-                                                       **spec}))
+    (root / f"{name}.yaml").write_text(specs.sine(**spec))
     result = invoke("train", root / f"{name}.yaml", "--out", root / "runs" / name, *extra)
     assert result.exit_code == 0, result.stderr
     return root / "runs" / name
@@ -54,7 +44,7 @@ def train(root: Path, name: str, *extra, **spec) -> Path:
 
 def killed_run(root: Path) -> Path:
     """A run SIGKILLed while training, once its first epoch is written."""
-    (root / "long.yaml").write_text(SINE.format(train=2000, epochs=500, lr="0.02, clip: 1.0"))
+    (root / "long.yaml").write_text(specs.sine(train=2000, epochs=500, lr=0.02, clip=1.0))
     out = root / "runs" / "killed"
     proc = subprocess.Popen([sys.executable, "-m", "nncli", "train", str(root / "long.yaml"),
                              "--out", str(out)], stdout=subprocess.DEVNULL,
@@ -73,7 +63,7 @@ def interrupted_run(root: Path) -> Path:
     """A run stopped inside its second epoch the way Ctrl-C stops it."""
     from nncli import train as core
 
-    (root / "stop.yaml").write_text(SINE.format(train=64, epochs=3, lr=0.05))
+    (root / "stop.yaml").write_text(specs.sine(epochs=3))
     trainer = core.new_run(root / "stop.yaml", root / "runs" / "interrupted")
     for event in trainer.run():
         if isinstance(event, core.BatchDone) and (event.epoch, event.batch) == (2, 2):
@@ -92,8 +82,7 @@ def folder(tmp_path_factory) -> dict[str, Path]:
     (root / "runs" / "notes").mkdir()
     (root / "runs" / "notes" / "ideas.txt").write_text("try adam\n")
     (root / "runs" / "handmade").mkdir()
-    (root / "runs" / "handmade" / "config.yaml").write_text(SINE.format(train=64, epochs=2,
-                                                                       lr=0.05))
+    (root / "runs" / "handmade" / "config.yaml").write_text(specs.sine())
     (root / "runs" / ".hidden").mkdir()
     (root / "runs" / "readme.txt").write_text("runs of the afternoon\n")
     return {**found, "root": root / "runs"}

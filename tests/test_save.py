@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+import specs
 import typer
 from rich.live import Live
 from rich.table import Table
@@ -23,28 +24,8 @@ from nncli.render import recording
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
 A, K, RNN = CONFIGS / "seed_conv_A.txt", CONFIGS / "seed_conv_K.txt", CONFIGS / "seed_rnn.yaml"
-SINE = """name: sine-tiny
-seed: 0
-input: [6, 1]
-layers:
-  - rnn: {hidden: 4, return: last}
-  - dense: {units: 1}
-loss: mse
-data: {name: sine, steps: 6, train: 64, val: 16, test: 16}
-train: {epochs: 2, batch_size: 16, lr: 0.05}
-"""
-AGREE = """name: agree-tiny
-seed: 0
-input: [8]
-layers:
-  - embedding: {dim: 4}
-  - rnn: {hidden: 6}
-  - dense: {units: vocab}
-  - softmax
-loss: cross_entropy
-data: {name: agreement, window: 8, train: 100, val: 10, test: 10}
-train: {epochs: 1, batch_size: 16, lr: 0.5}
-"""
+SINE = specs.sine()
+AGREE = specs.agree(cell="rnn", train=100, held_out=10)
 runner = CliRunner()
 # Commands that draw nothing to save: they write files or print JSON only.
 NO_PICTURE = {"init", "schema", "export", "report"}

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import specs
 import typer.main
 import yaml
 from typer.testing import CliRunner
@@ -22,28 +23,8 @@ CONFIGS = ROOT / "configs"
 runner = CliRunner()
 
 BARS_IMAGE = "; ".join(" ".join("1" if c == 2 else "0" for c in range(8)) for _ in range(8))
-SINE = """name: sine-tiny
-seed: 0
-input: [6, 1]
-layers:
-  - rnn: {hidden: 4, return: last}
-  - dense: {units: 1}
-loss: mse
-data: {name: sine, steps: 6, train: 64, val: 16, test: 16}
-train: {epochs: 2, batch_size: 16, lr: 0.05}
-"""
-AGREE = """name: agree-tiny
-seed: 0
-input: [8]
-layers:
-  - embedding: {dim: 4}
-  - gru-lite: {hidden: 6}
-  - dense: {units: vocab}
-  - softmax
-loss: cross_entropy
-data: {name: agreement, window: 8, train: 200, val: 20, test: 20}
-train: {epochs: 1, batch_size: 16, lr: 0.5}
-"""
+SINE = specs.sine()
+AGREE = specs.agree()
 
 
 def run(*args) -> tuple[str, str]:

@@ -14,24 +14,8 @@ import typer
 
 from nncli.app import app
 from nncli.commands.options import out_option
-from nncli.errors import InputError
 
 REPORT_FILE = "report.html"
-
-
-def check_out(out: Path, force: bool) -> None:
-    """An .html file name whose folder exists; an existing file only with --force."""
-    if out.suffix.lower() not in (".html", ".htm"):
-        raise InputError(f"--out: '{out}' is not an .html file; name one, e.g. -o "
-                         f"{out.with_suffix('.html').name}")
-    if out.is_dir():
-        raise InputError(f"--out: '{out}' is a folder; name a file, e.g. -o {out / REPORT_FILE}")
-    if out.exists() and not force:
-        raise InputError(f"--out: '{out}' already exists; pass --force to overwrite it, or "
-                         f"choose another -o")
-    folder = out.parent if str(out.parent) else Path(".")
-    if not folder.is_dir():
-        raise InputError(f"--out: the folder '{folder}' does not exist; create it first")
 
 
 @app.command("report")
@@ -65,6 +49,7 @@ def report_cmd(
 
     from nncli import report as core
     from nncli.output import atomic_write
+    from nncli.render.recording import check_target
     from nncli.render.report import page
     from nncli.render.tensor import console
     from nncli.runs import read_run
@@ -72,7 +57,7 @@ def report_cmd(
     started = time.perf_counter()
     run = read_run(run_dir, "RUN_DIR")
     target = out if out is not None else run_dir / REPORT_FILE
-    check_out(target, force)
+    check_target(target, force, "--out", (".html", ".htm"), name="report")
     html, titles = page(core.gather(run))
     atomic_write(target, html, name="--out")
     seconds = time.perf_counter() - started

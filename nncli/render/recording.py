@@ -40,22 +40,29 @@ def console() -> Console | None:
     return _active[-1] if _active else None
 
 
-def check_target(path: Path, force: bool) -> str:
-    """FILE's format ('svg', 'html' or 'txt'), or an InputError naming the problem."""
+def check_target(path: Path, force: bool, option: str = "--save",
+                 suffixes: tuple[str, ...] = SUFFIXES, name: str = "picture") -> str:
+    """The format of a file a command is about to write ('svg', 'html', ...: its suffix),
+    or an InputError naming `option` and the problem: a folder, another extension, a file
+    that exists (unless `force`), a folder that does not. `report -o` checks its page the
+    same way."""
     suffix = path.suffix.lower()
+    example = f"{path.stem or name}{suffixes[0]}"
     if path.is_dir():
-        raise InputError(f"--save: '{path}' is a folder; name a file in it, e.g. --save "
-                         f"{path / 'picture.svg'}")
-    if suffix not in SUFFIXES:
+        raise InputError(f"{option}: '{path}' is a folder; name a file in it, e.g. {option} "
+                         f"{path / (name + suffixes[0])}")
+    if suffix not in suffixes:
         got = f"'{path.suffix}'" if path.suffix else "no extension"
-        raise InputError(f"--save: '{path}' has {got}; name a .svg, .html or .txt file, "
-                         f"e.g. --save {path.stem or 'picture'}.svg")
+        kinds = ", ".join(suffixes[:-1]) + " or " + suffixes[-1] if len(suffixes) > 1 \
+            else suffixes[0]
+        raise InputError(f"{option}: '{path}' has {got}; name a {kinds} file, e.g. {option} "
+                         f"{example}")
     if path.exists() and not force:
-        raise InputError(f"--save: '{path}' already exists; pass --force to overwrite it, "
+        raise InputError(f"{option}: '{path}' already exists; pass --force to overwrite it, "
                          f"or choose another name")
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
-        raise InputError(f"--save: the folder '{folder}' does not exist; create it first")
+        raise InputError(f"{option}: the folder '{folder}' does not exist; create it first")
     return suffix[1:]
 
 
