@@ -198,10 +198,14 @@ class Model:
         loss, grad = LOSSES[self.loss_name](h, target, self.reduction)
         return loss, grad, outputs
 
-    def backward_from(self, grad: np.ndarray, keep: bool = False) -> tuple[np.ndarray, list]:
-        """Backward through the layers below the loss; grads are added (+=) into layers."""
+    def backward_from(self, grad: np.ndarray, keep: bool = False, input_grad: bool = True
+                      ) -> tuple[np.ndarray | None, list]:
+        """Backward through the layers below the loss; grads are added (+=) into layers.
+        input_grad False: the first layer may skip dL/dx (returned as None)."""
         output_grads = []
-        for layer in reversed(self.layers[: self._loss_end()]):
+        layers = self.layers[: self._loss_end()]
+        layers[0].input_grad = input_grad
+        for layer in reversed(layers):
             if keep:
                 output_grads.append(grad)
             grad = layer.backward(grad)
@@ -212,7 +216,7 @@ class Model:
         Returns the loss and the loss's input (the logits for a classifier)."""
         self.zero_grad()
         loss, grad, outputs = self.loss(x, target)
-        self.backward_from(grad)
+        self.backward_from(grad, input_grad=False)        # nothing uses dL/dx in training
         return loss, outputs[-1]
 
     def inspect(self, x: np.ndarray, target: np.ndarray) -> Pass:

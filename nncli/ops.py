@@ -16,10 +16,14 @@ def out_size(n: int, k: int, stride: int, padding: int = 0) -> int:
 
 
 def pad2d(x: np.ndarray, padding: int) -> np.ndarray:
-    """Zero-pad the last two axes of x (N, C, H, W) by `padding` on every side."""
+    """Zero-pad the last two axes of x (..., H, W) by `padding` on every side (zeros and
+    one slice copy: np.pad's general machinery costs more than the copy on small images)."""
     if padding == 0:
         return x
-    return np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    *lead, h, w = x.shape
+    out = np.zeros((*lead, h + 2 * padding, w + 2 * padding), dtype=x.dtype)
+    out[..., padding:padding + h, padding:padding + w] = x
+    return out
 
 
 def im2col(x: np.ndarray, kh: int, kw: int, stride: int, padding: int
@@ -30,7 +34,7 @@ def im2col(x: np.ndarray, kh: int, kw: int, stride: int, padding: int
     as its inner loop (copying a transposed 6-D window view instead runs kw-long loops).
     """
     n, c = x.shape[:2]
-    xp = pad2d(x, padding).transpose(1, 0, 2, 3)                # (C, N, Hp, Wp) view
+    xp = pad2d(x.transpose(1, 0, 2, 3), padding)                # (C, N, Hp, Wp)
     ho, wo = (out_size(d, k, stride) for d, k in zip(xp.shape[2:], (kh, kw), strict=True))
     cols = np.empty((c, kh, kw, n, ho, wo), dtype=x.dtype)
     for u in range(kh):
@@ -58,12 +62,14 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None,
 
 
 def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride: int = 1,
-                    padding: int = 0, cols: np.ndarray | None = None
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    padding: int = 0, cols: np.ndarray | None = None,
+                    input_grad: bool = True
+                    ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Gradients of sum(y * dy) for y = conv2d(x, w, b, stride, padding).
 
     dy: (N, F, Ho, Wo) -> dx: (N, C, H, W), dw: (F, C, kh, kw), db: (F,).
     cols: forward's im2col of x, if kept (saves building it again).
+    input_grad False: dx is not computed (None), for a network's first layer in training.
     """
     f, c, kh, kw = w.shape
     n, _, h, wd = x.shape
@@ -73,6 +79,8 @@ def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride: int = 
     dy2 = dy.transpose(1, 0, 2, 3).reshape(f, -1)                # (F, N*Ho*Wo)
     dw = (cols @ dy2.T).T.reshape(w.shape)        # this order: ~1.5x faster sgemm here
     db = dy2.sum(axis=1)
+    if not input_grad:
+        return None, dw, db
     # dx_p[n, c, s*i+u, s*j+v] += sum_f w[f, c, u, v] dy[n, f, i, j], one offset (u, v) at a time.
     dcols = (w.reshape(f, -1).T @ dy2).reshape(c, kh, kw, n, ho, wo)
     dxp = np.zeros((c, n, h + 2 * padding, wd + 2 * padding), dtype=dcols.dtype)

@@ -155,7 +155,8 @@ def test_a_training_step_keeps_every_array_float32(tmp_path, case):
         def bwd(dy):
             seen.append((f"layers[{i}] output gradient", dy.dtype))
             dx = backward(dy)
-            seen.append((f"layers[{i}] input gradient", dx.dtype))
+            if dx is not None or i:              # the first layer may skip dL/dx
+                seen.append((f"layers[{i}] input gradient", dx.dtype))
             return dx
 
         layer.forward, layer.backward = fwd, bwd
@@ -168,7 +169,7 @@ def test_a_training_step_keeps_every_array_float32(tmp_path, case):
             break
     events.close()
     assert trainer.data.train.x.dtype == np.float32
-    assert len(seen) >= 3 * (len(model.layers) - 1)
+    assert len(seen) >= 3 * (len(model.layers) - 1) - 1     # softmax fused, no dL/dx
     assert {dtype for _, dtype in seen} == {np.dtype(np.float32)}, seen
     for i, layer in enumerate(model.layers):
         arrays = list(float_arrays(vars(layer), f"layers[{i}]"))
@@ -388,3 +389,42 @@ def test_version_names_the_thread_policy():
                           text=True, env={"PATH": "", threads.ENV: "2"})
     assert done.returncode == 0 and done.stdout.startswith("nncli ")
     assert "nncli train uses 2 BLAS threads (NNCLI_THREADS=2)" in done.stderr
+
+
+# --------------------------------------------------------------------------- hot paths
+
+def test_training_skips_the_first_layers_input_gradient_and_inspection_keeps_it():
+    from nncli.spec import load_spec
+
+    model = load_spec(ROOT / "configs" / "digits_cnn.yaml").build()
+    rng = np.random.default_rng(0)
+    x, y = rng.random((4, 1, 8, 8)), rng.integers(0, 10, 4)
+    model.train_step(x, y)
+    trained = {k: v.copy() for k, v in model.named_grads().items()}
+    assert model.layers[0].input_grad is False
+    full = model.inspect(x, y)
+    assert full.input_grad is not None and full.input_grad.shape == x.shape
+    assert np.abs(full.input_grad).max() > 0
+    for key, value in model.named_grads().items():    # the same parameter gradients
+        np.testing.assert_array_equal(value, trained[key], err_msg=key)
+
+
+@pytest.mark.parametrize("vocab", [7, 2**16 + 5])
+def test_embedding_gradient_sums_repeated_ids_like_a_scatter_add(vocab):
+    """The sorted per-id sums (uint16 ids up to 2**16 tokens, int64 beyond) against
+    np.add.at, which adds every position's row into its id's row."""
+    from nncli.layers.embedding import Embedding
+
+    rng = np.random.default_rng(vocab)
+    layer = Embedding(vocab, 3)
+    layer.init_params((5,), rng)
+    layer.zero_grad()
+    x = rng.integers(0, vocab, size=(6, 5)).astype(np.float32)
+    x[:, 1] = x[0, 0]                                          # repeated ids
+    x[2, 3] = vocab - 1
+    layer.forward(x)
+    dy = rng.standard_normal((6, 5, 3))
+    layer.backward(dy)
+    expected = np.zeros((vocab, 3))
+    np.add.at(expected, x.astype(np.int64).ravel(), dy.reshape(-1, 3))
+    np.testing.assert_allclose(layer.grads["weight"], expected, rtol=1e-12, atol=1e-15)

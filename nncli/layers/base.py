@@ -1,7 +1,9 @@
 """The layer contract every layer follows (see the README's "Adding a layer").
 
     params / grads: parallel dicts with the same keys and shapes (PyTorch names);
-    forward(x) -> y caches what backward needs; backward(dy) -> dx adds into grads;
+    forward(x) -> y caches what backward needs; backward(dy) -> dx adds into grads
+    (a layer may return None instead of dx when `input_grad` is False: the model says so
+    for its first layer while training, where nothing uses dL/dx);
     output_shape(input_shape) gives the per-sample output shape (no batch axis).
 
 What a layer class declares to be found by the registry (kind, summary, OPTIONS, EXAMPLE,
@@ -53,6 +55,7 @@ class Layer:
     """Base class: no parameters, identity shape. Subclasses override what they need."""
 
     kind = "layer"                      # a subclass's name in specs (see registry.py)
+    input_grad = True                   # does backward need to return dx? (see above)
     summary = ""                        # one line for `nncli layers` and the README
     OPTIONS: dict[str, Option] = {}     # {option: Option(kind, default, help)}
     EXAMPLE: Example | None = None

@@ -63,7 +63,8 @@ class Conv(Layer):
     def backward(self, dy):
         dz = self.act.backward(dy)
         dx, dw, db = ops.conv2d_backward(dz, self._x, self.params["weight"], self.stride,
-                                         self.padding, cols=self._cols)
+                                         self.padding, cols=self._cols,
+                                         input_grad=self.input_grad)
         self._add_grads(weight=dw, **({"bias": db} if self.use_bias else {}))
         return dx
 

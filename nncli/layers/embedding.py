@@ -3,7 +3,9 @@
     y[n, t] = weight[x[n, t]]             weight: (V, D), one row per token of the vocabulary
 
 Equivalently, y = onehot(x) @ weight, so dL/dweight[v] is the sum of dL/dy[n, t] over every
-position where x[n, t] = v (a scatter-add, `np.add.at`, which counts repeated ids once each).
+position where x[n, t] = v (repeated ids count once each): the rows of dL/dy sorted by id
+and summed per id (`np.add.reduceat`), several times faster than the scatter-add
+`np.add.at`.
 The ids are not differentiable: the input gradient is zero.
 """
 
@@ -76,7 +78,15 @@ class Embedding(Layer):
 
     def backward(self, dy):
         grad = np.zeros_like(self.params["weight"])
-        np.add.at(grad, self._ids.reshape(-1), dy.reshape(-1, self.dim))
+        ids = self._ids.reshape(-1)
+        if ids.size:
+            # A stable sort of 16-bit ids is a radix sort: ~10x faster than of int64 ones.
+            order = np.argsort(ids.astype(np.uint16) if self.vocab <= 2**16 else ids,
+                               kind="stable")
+            ids = ids[order]
+            starts = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
+            rows = np.take(dy.reshape(-1, self.dim), order, axis=0)
+            grad[ids[starts]] = np.add.reduceat(rows, starts, axis=0)
         self._add_grads(weight=grad)
         return np.zeros(self._x_shape, dtype=dy.dtype)
 
