@@ -11,6 +11,7 @@ numpy and rich are imported inside the functions so `nncli --help` stays fast.
 
 from __future__ import annotations
 
+import functools
 import shlex
 import signal
 import threading
@@ -80,6 +81,12 @@ def train(
                                        help="BLAS threads while training (default 1, or "
                                        "NNCLI_THREADS; 0: the library's default, all "
                                        "cores). Not stored: a resumed run takes it again."),
+    engine: str = typer.Option("numpy", "--engine", metavar="numpy|torch",
+                               help="What computes the steps: nncli's own layers, or "
+                               "PyTorch (pip install \"nncli[torch]\"). Not stored: a run "
+                               "resumes with either."),
+    device: str = typer.Option("cpu", "--device", metavar="cpu|cuda|mps",
+                               help="With --engine torch: the device it trains on."),
     as_json: bool = json_option(extra="One object per epoch (JSON Lines); the display goes "
                                 "to stderr."),
 ) -> None:
@@ -100,6 +107,13 @@ def train(
     Ctrl-C stops at once. Exit codes: 0 done, 1 diverged (the message names
     the epoch and batch), 2 bad input, 130 interrupted.
 
+    [bold]--engine torch[/] trains the same spec with PyTorch: the module
+    'nncli export --to torch' writes, nncli's initial weights, torch.optim's
+    optimizer of the same name, the same batches, schedule, clipping and
+    checks, the same display and run folder. Under torchrun each process
+    trains its shard of every batch (DistributedDataParallel) and rank 0
+    draws and writes.
+
     [bold]Examples[/]
 
       nncli train configs/digits_cnn.yaml
@@ -113,6 +127,10 @@ def train(
       nncli train configs/digits_mlp.yaml --json > metrics.jsonl
 
       nncli train digits_mlp --dtype float64 --threads 2 --epochs 1
+
+      nncli train digits_mlp --engine torch --epochs 2
+
+      torchrun --nproc-per-node 2 -m nncli train digits_mlp --engine torch
     """
     from nncli import train as core
 
@@ -122,6 +140,7 @@ def train(
     if epochs is not None and epochs < 1:
         raise InputError(f"--epochs: expected an integer >= 1, got {epochs}")
     changes = _overrides(overrides, lr, batch_size, seed, dtype)
+    factory = _engine(engine, device)
     if resume is not None:
         if changes:
             raise InputError(f"{changes[0].given}: a resumed run keeps the options in its "
@@ -129,7 +148,7 @@ def train(
                              f"{_q(resume / 'config.yaml')} with it")
         if out is not None:
             raise InputError("--out: a resumed run stays in its folder; drop --out")
-        trainer = core.resume_run(resume, epochs, threads)
+        trainer = core.resume_run(resume, epochs, threads, engine=factory)
         if epochs is not None and epochs < trainer.epoch:
             raise InputError(f"--epochs: the run in '{resume}' has already trained "
                              f"{trainer.epoch} epochs; pass --epochs {trainer.epoch + 1} or "
@@ -142,7 +161,8 @@ def train(
             raise InputError(f"CONFIG: '{config}' is a folder, expected a YAML spec{hint}")
         if out is not None and out.exists() and not out.is_dir():
             raise InputError(f"--out: '{out}' exists and is not a folder; choose another --out")
-        trainer = core.new_run(config, out, epochs, overrides=changes, thread_count=threads)
+        trainer = core.new_run(config, out, epochs, overrides=changes, thread_count=threads,
+                               engine=factory)
     _drive(trainer, as_json, resumed=resume is not None)
 
 
@@ -160,6 +180,53 @@ def _overrides(sets: list[str], lr: float | None, batch_size: int | None,
     return changes
 
 
+def _engine(engine: str, device: str):
+    """The engine --engine and --device ask for (None: numpy's), checked before any work;
+    torch is imported only here, for --engine torch."""
+    from nncli.engines import DEVICES, ENGINES, distributed
+    from nncli.options import suggest
+
+    if engine not in ENGINES:
+        raise InputError(f"--engine: expected numpy or torch, got '{engine}'"
+                         f"{suggest(engine, ENGINES)}")
+    if device not in DEVICES:
+        raise InputError(f"--device: expected cpu, cuda or mps, got '{device}'"
+                         f"{suggest(device, DEVICES)}")
+    if engine == "numpy":
+        if device != "cpu":
+            raise InputError(f"--device {device}: the numpy engine runs on the cpu; add "
+                             f"--engine torch")
+        world = distributed.from_env()
+        if world.distributed:
+            raise InputError(f"--engine numpy trains in one process, but torchrun started "
+                             f"{world.size} (WORLD_SIZE); add --engine torch")
+        return None
+    from nncli.engines.torch_engine import TorchEngine, require_torch
+
+    require_torch()
+    return functools.partial(TorchEngine, device=device)
+
+
+def _follow(trainer: Trainer) -> None:
+    """Under torchrun, a process other than rank 0: train in step with the others (the
+    trainer writes nothing here) and draw nothing; a Ctrl-C stops it with them."""
+    import numpy as np
+
+    from nncli import train as core
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: trainer.request_stop())
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            stopped = [e for e in trainer.run() if isinstance(e, core.Interrupted)]
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    if stopped:
+        raise typer.Exit(EXIT_INTERRUPTED)
+
+
 def _drive(trainer: Trainer, as_json: bool, resumed: bool) -> None:
     """Run the trainer's loop with a SIGINT handler installed; draw every event."""
     import numpy as np
@@ -169,6 +236,9 @@ def _drive(trainer: Trainer, as_json: bool, resumed: bool) -> None:
     from nncli.render import tensor as render
     from nncli.render.train import TrainView, show_nothing_to_train
 
+    if not trainer.engine.writes:            # under torchrun, rank 0 draws
+        _follow(trainer)
+        return
     console = render.console(stderr=as_json)
     if trainer.epoch >= trainer.stop_epoch:
         show_nothing_to_train(console, trainer)
@@ -177,7 +247,9 @@ def _drive(trainer: Trainer, as_json: bool, resumed: bool) -> None:
     previous = None
 
     def on_sigint(signum, frame):            # first Ctrl-C: stop after this batch
-        if trainer.stop_requested:
+        # Under torchrun the launcher passes a Ctrl-C on to every process at once (a
+        # second SIGINT): there a repeat only asks again, and the processes stop together.
+        if trainer.stop_requested and not trainer.engine.distributed:
             raise KeyboardInterrupt
         trainer.request_stop()
 

@@ -23,6 +23,7 @@ their initial or resumed state, and offers:
     any_rank(flag) -> bool           flag agreed by every process (a stop request)
     writes                           does this process write the run folder and draw?
     distributed                      is it one of several processes (torchrun)?
+    describe() -> str                what trains, for the training header
 """
 
 from __future__ import annotations

@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
-from nncli.errors import InputError
+from nncli.errors import InputError, RunFailed
 
 ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 
@@ -116,3 +119,19 @@ def all_sum(values):
 
     dist.all_reduce(values)
     return values
+
+
+@contextmanager
+def collective(world: World) -> Iterator[None]:
+    """A block that talks to the other processes. When one of them has died (a crash, a
+    kill) the backend raises here; that becomes one line (exit 1) rather than an internal
+    error. rank 0's checkpoints are written atomically, so the last one is intact."""
+    try:
+        yield
+    except RuntimeError as err:
+        if not world.distributed:
+            raise
+        reason = re.sub(r"^\[[^\]]*\]\s*", "", " ".join(str(err).split()))  # gloo's source
+        raise RunFailed(f"rank {world.rank}: another process of the torchrun group stopped "
+                        f"({reason[:160]}); the last checkpoint is intact: resume the run with "
+                        f"nncli train --resume RUN_DIR") from None

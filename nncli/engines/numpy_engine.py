@@ -23,6 +23,7 @@ class NumpyEngine:
     def __init__(self, trainer: Trainer) -> None:
         self.model, self.optim = trainer.model, trainer.optim
         self.classify = self.model.loss_name == "cross_entropy"
+        self.threads = trainer.threads              # nncli.threads: the BLAS thread policy
 
     def gradients(self, split: Split, idx: np.ndarray) -> Step:
         x, y = split.x[idx], split.y[idx]
@@ -45,3 +46,6 @@ class NumpyEngine:
 
     def any_rank(self, flag: bool) -> bool:
         return flag
+
+    def describe(self) -> str:
+        return self.threads.describe()

@@ -89,6 +89,10 @@ class TorchEngine:
         self.device = pick_device(torch, device, self.world, model.dtype.name)
         self.dtype = getattr(torch, model.dtype.name)
         self.classify = model.loss_name == "cross_entropy"
+        if self.device.type == "cpu" and trainer.threads.threads is not None:
+            # The run's thread policy (nncli.threads: one thread unless --threads or
+            # NNCLI_THREADS says otherwise) for torch's own threads, as for numpy's BLAS.
+            torch.set_num_threads(trainer.threads.threads)
         self.mean = model.reduction == "mean"
 
         module = load_module(torch_source(model)).Model().to(dtype=self.dtype)
@@ -142,7 +146,8 @@ class TorchEngine:
         loss = self.module.loss(out, y)
         if share != 1.0:
             loss = loss * share
-        loss.backward()
+        with distributed.collective(self.world):
+            loss.backward()             # under DDP: the gradients are summed over processes
         stats = [loss.detach()]
         if self.classify:
             hits = (out.detach().argmax(dim=-1) == y).sum()
@@ -150,7 +155,8 @@ class TorchEngine:
                 [torch.zeros((), device=self.device)] * 2
         stats = torch.stack([s.to(self.dtype) for s in stats])
         if self.world.distributed:
-            distributed.all_sum(stats)
+            with distributed.collective(self.world):
+                distributed.all_sum(stats)
         zero = torch.zeros((), dtype=self.dtype, device=self.device)
         squares = torch.stack([sum(((p.grad * p.grad).sum() for p in ps), zero)
                                for ps in self.layer_params])
@@ -198,8 +204,19 @@ class TorchEngine:
                     buffers[slot][name] = self._array(value)
         self.optim.buffers = buffers
 
+    def describe(self) -> str:
+        """'torch 2.13.0 on cpu, 1 thread', 'torch 2.13.0 on cuda:0, 4 processes (DDP)'."""
+        where = f"torch {self.torch.__version__.split('+')[0]} on {self.device}"
+        if self.world.distributed:
+            return f"{where}, {self.world.size} processes (DDP)"
+        if self.device.type == "cpu":
+            count = self.torch.get_num_threads()
+            return f"{where}, {count} thread{'s' if count != 1 else ''}"
+        return where
+
     def any_rank(self, flag: bool) -> bool:
         if not self.world.distributed:
             return flag
         votes = self.torch.tensor([float(flag)], dtype=self.dtype, device=self.device)
-        return distributed.all_sum(votes).item() > 0
+        with distributed.collective(self.world):
+            return distributed.all_sum(votes).item() > 0

@@ -103,7 +103,7 @@ class TrainView:
             (f"{what} {t.spec.name}", "bold"), where,
             f" · {t.model.num_params():,} parameters · {len(t.data.train.x):,} training "
             f"samples · {event.batches} batches of {s['batch_size']} · {s['optimizer']} · "
-            f"{s['dtype']} · {t.threads.describe()} · until epoch "
+            f"{s['dtype']} · {t.engine.describe()} · until epoch "
             f"{event.stop_epoch} · run folder {event.run_dir}")
 
     def _table(self) -> Table:
