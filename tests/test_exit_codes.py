@@ -113,6 +113,8 @@ CASES = [
     ("train", 2, ["train", "{root}/sine.yaml", "--out", "{sine}"]),   # never clobbers a run
     ("train", 2, ["train", "{bad}", "--out", "{root}/run2"]),
     ("train", 1, ["train", "{diverge}", "--out", "{root}/run1"]),
+    ("train", 2, ["train", "{root}/sine.yaml", "--out", "{root}/run5", "--engine", "jax"]),
+    ("train", 2, ["train", "{root}/sine.yaml", "--out", "{root}/run6", "--device", "cuda"]),
     ("train", 1, ["train", "{root}/valdiv.yaml", "--out", "{root}/run3", "--json"]),  # val
     ("eval", 0, ["eval", "{sine}"]),
     ("eval", 2, ["eval", "{sine}", "--split", "dev"]),

@@ -534,6 +534,28 @@ def test_set_fuzz(data, name, command):
                 sets, checked.stderr, trained.stderr)
 
 
+@fuzz(30)
+@given(name=st.sampled_from(["mlp", "rnn", "gru"]),
+       engine=st.one_of(st.sampled_from(["numpy", "torch", "Torch", "jax", "", "numpy "]),
+                        st.text(max_size=8)),
+       device=st.one_of(st.sampled_from(["cpu", "cuda", "mps", "gpu", "cuda:0", ""]),
+                        st.text(max_size=6)))
+def test_engine_fuzz(name, engine, device):
+    """train --engine/--device: the run trains (torch where installed), or the options are
+    refused in one line before a run folder exists."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        path = _spec_folder(folder, yaml.safe_dump(BASE_SPECS[name], sort_keys=False))
+        out = folder / "run"
+        result = invoke("train", path, "--out", out, "--epochs", 1, "--json", "--engine",
+                        engine, "--device", device, allowed=(0, 1, 2),
+                        failed="training diverged")
+        if result.exit_code == 2:
+            assert not out.exists(), "refused engine options left a run folder behind"
+        if engine not in ("numpy", "torch") or device not in ("cpu", "cuda", "mps"):
+            assert result.exit_code == 2
+
+
 # --------------------------------------------------------------------------- weights
 
 @pytest.fixture(scope="module")
