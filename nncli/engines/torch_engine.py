@@ -77,7 +77,8 @@ class TorchEngine:
         torch = self.torch = require_torch()
         from nncli.export.torch_code import TORCH_LAYERS, load_module, spec_kind, torch_source
 
-        model, self.model, self.optim = trainer.model, trainer.model, trainer.optim
+        model = self.model = trainer.model
+        self.optim = trainer.optim
         for i, layer in enumerate(model.layers):
             if spec_kind(layer) not in TORCH_LAYERS:
                 raise InputError(f"{trainer.spec.where(('layers', i))}: {spec_kind(layer)} has "
@@ -89,11 +90,11 @@ class TorchEngine:
         self.device = pick_device(torch, device, self.world, model.dtype.name)
         self.dtype = getattr(torch, model.dtype.name)
         self.classify = model.loss_name == "cross_entropy"
+        self.mean = model.reduction == "mean"
         if self.device.type == "cpu" and trainer.threads.threads is not None:
             # The run's thread policy (nncli.threads: one thread unless --threads or
             # NNCLI_THREADS says otherwise) for torch's own threads, as for numpy's BLAS.
             torch.set_num_threads(trainer.threads.threads)
-        self.mean = model.reduction == "mean"
 
         module = load_module(torch_source(model)).Model().to(dtype=self.dtype)
         module.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v))
@@ -112,9 +113,10 @@ class TorchEngine:
 
             # Made after the process group exists: its constructor checks that every
             # process holds the same parameters (they do: the same seed or checkpoint).
-            self.net = DistributedDataParallel(
-                self.module, device_ids=[self.device.index] if self.device.type == "cuda"
-                else None)
+            with distributed.collective(self.world):
+                self.net = DistributedDataParallel(
+                    self.module, device_ids=[self.device.index] if self.device.type == "cuda"
+                    else None)
             self.net.register_comm_hook(None, distributed.sum_hook)
         options = {k: tuple(v) if isinstance(v, list) else v
                    for k, v in self.optim.options.items()}
