@@ -41,15 +41,13 @@ class Report:
     source: str | None = None     # 'digits-cnn · weights runs/x/best.npz (epoch 13)'
     split: str | None = None      # the split evaluated: test, else val
     evaluation: dict | None = None      # nncli.train.evaluate: loss, accuracy, confusion...
+    confusion: list[list[int]] | None = None    # of a classifier with a class per sample
     filters: tuple[str, np.ndarray] | None = None      # ('0.conv', weight (F, C, kh, kw))
     trace: Any = None             # nncli.trace.Trace of a test sample (recurrent models)
     trace_sample: str | None = None
     completions: list[Completion] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)     # parts left out, and why
 
-    @property
-    def classify(self) -> bool:
-        return bool(self.evaluation and self.evaluation.get("confusion"))
 
 
 def gather(run: Run) -> Report:
@@ -87,6 +85,8 @@ def _from_weights(report: Report) -> None:
         return
     report.split = name
     report.evaluation = train.evaluate(model, split)
+    if len(model.output_shape) == 1:            # not a class at every step (a text model)
+        report.confusion = report.evaluation.get("confusion")
     _trace(report, model, split, f"{data.name} {name}[0]")
     if loaded.vocab is not None:
         report.completions = completions(model, loaded.vocab, data.vocab or loaded.vocab,

@@ -111,18 +111,19 @@ def page(report: Report) -> tuple[str, list[str]]:
 
 def _model_figures(report: Report) -> list[tuple[str, str, str, str]]:
     out = []
-    ev = report.evaluation
-    if ev and ev.get("confusion") and len(ev["confusion"]) <= CONFUSION_MAX \
-            and not report.completions:
+    if report.confusion and len(report.confusion) <= CONFUSION_MAX:
         out.append(("chart-confusion", f"Confusion matrix ({report.split} split)",
-                    charts.confusion(ev["confusion"], "chart-confusion"),
+                    charts.confusion(report.confusion, "chart-confusion"),
                     "rows: the true class; columns: the predicted class"))
     if report.filters is not None:
         name, weight = report.filters
+        f, c = weight.shape[:2]
+        cut = (f" (the first {min(f, charts.FILTERS)} filters, {min(c, charts.CHANNELS)} "
+               f"channels)" if f > charts.FILTERS or c > charts.CHANNELS else "")
         out.append(("chart-filters", f"First-layer conv filters ({name})",
                     charts.filters(weight, "chart-filters"),
                     f"weight {' x '.join(map(str, weight.shape))}: one image per filter and "
-                    f"input channel; blue < 0 < red"))
+                    f"input channel{cut}; blue < 0 < red"))
     if report.trace is not None:
         t = report.trace
         out.append(("chart-grad-trace", f"Gradient through time ({report.trace_sample})",

@@ -18,6 +18,7 @@ import numpy as np
 from nncli.errors import InputError
 
 TRAIN, VAL, BEST = "#1f77b4", "#ff7f0e", "#2ca02c"
+FILTERS, CHANNELS = 32, 4        # conv filters and input channels drawn
 
 
 def _matplotlib():
@@ -157,12 +158,12 @@ def confusion(matrix: Sequence[Sequence[int]], chart_id: str) -> str:
     return svg(fig, chart_id, "confusion matrix")
 
 
-def filters(weight: np.ndarray, chart_id: str, most: int = 32) -> str:
+def filters(weight: np.ndarray, chart_id: str) -> str:
     """Each filter and input channel as a small image (a row of channels per filter, up
     to 8 filters a row), on one shared diverging scale: blue < 0 < red, white = 0 (the
     terminal heatmaps' colours). One mosaic in one axes: quick to draw, crisp (vector)."""
     Figure = _matplotlib()
-    w = np.asarray(weight, dtype=float)[:most, :4]
+    w = np.asarray(weight, dtype=float)[:FILTERS, :CHANNELS]
     n, c, kh, kw = w.shape
     per_row = max(1, 8 // c)
     rows = -(-n // per_row)
