@@ -49,10 +49,6 @@ class GRU(Gated):
     GATES = ("reset", "update", "candidate")
     ROW_SCALE = (-1.0, -1.0, 1.0)     # sigmoid, sigmoid; n through np.tanh
 
-    @classmethod
-    def from_options(cls, values):
-        return cls(values["hidden"], values["bias"], values["return"] == "all")
-
     def __init__(self, hidden: int, bias: bool = True, return_sequences: bool = True) -> None:
         super().__init__(hidden, bias, return_sequences)
         self._d_in = None

@@ -66,11 +66,6 @@ class LSTM(Gated):
     ROW_SCALE = (-1.0, -1.0, -2.0, -1.0)     # sigmoid, sigmoid, tanh, sigmoid
     state_names = ("h", "c")
 
-    @classmethod
-    def from_options(cls, values):
-        return cls(values["hidden"], values["bias"], values["return"] == "all",
-                   values["forget_bias"])
-
     def __init__(self, hidden: int, bias: bool = True, return_sequences: bool = True,
                  forget_bias: float = 0.0) -> None:
         if forget_bias and not bias:
