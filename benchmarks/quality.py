@@ -16,9 +16,9 @@ Bars (2-core machine):
                                          each (configs/adding_gru.yaml, adding_lstm.yaml:
                                          Adam, 4 and 5 epochs)
 
-Each run is `nncli train CONFIG --out DIR --json` in a subprocess (the adding runs with
-OPENBLAS_NUM_THREADS=1, see SINGLE_THREAD), then `nncli eval DIR --json` (best.npz: the
-epoch with the lowest validation loss) on the test split. Peak memory is the max RSS of the
+Each run is `nncli train CONFIG --out DIR --json` in a subprocess (one BLAS thread, nncli
+train's default), then `nncli eval DIR --json` (best.npz: the epoch with the lowest
+validation loss) on the test split. Peak memory is the max RSS of the
 train process, read with getrusage(RUSAGE_CHILDREN) in a small wrapper process whose only
 child is that run. Prints a table; exits 1 if a bar is missed. Measured here, never
 asserted in tests.
@@ -55,12 +55,12 @@ print(json.dumps({"rc": done.returncode, "wall": wall, "max_rss_kib": peak,
 """
 
 
-def train(nncli: str, config: Path, out: Path, env: dict | None = None) -> dict:
+def train(nncli: str, config: Path, out: Path) -> dict:
     """Train config into out; return wall time, peak RSS, the epoch records and test metrics."""
     lines = out.with_suffix(".jsonl")
     report = subprocess.run([sys.executable, "-c", WRAPPER, str(lines), nncli, "train",
                              str(config), "--out", str(out), "--json"],
-                            capture_output=True, text=True, env={**_env(), **(env or {})})
+                            capture_output=True, text=True, env=_env())
     if report.returncode != 0:
         sys.exit(f"the measuring wrapper failed: {report.stderr}")
     run = json.loads(report.stdout)
@@ -131,17 +131,12 @@ ADDING = [("gru-lite", "adding_gru_lite.yaml", "<= 0.05", lambda v: v <= 0.05, F
           ("gru", "adding_gru.yaml", "<= 0.05", lambda v: v <= 0.05, True),
           ("lstm", "adding_lstm.yaml", "<= 0.05", lambda v: v <= 0.05, True)]
 ADDING_TIME_BAR = 180.0
-# A recurrent layer's small matrix products: with OpenBLAS's thread per core next to any
-# other busy process, the threads mostly wait for each other (benchmarks/text.py measured
-# 2.3 s instead of 0.04 s per batch); one thread is the honest setting on a shared machine.
-SINGLE_THREAD = {"OPENBLAS_NUM_THREADS": "1"}
 
 
 def adding(nncli: str, base: Path, check) -> None:
     for name, config, bar, ok, timed in ADDING:
         print(f"training adding {name} (minutes) ...", file=sys.stderr)
-        run = train(nncli, CONFIGS / config, base / config.removesuffix(".yaml"),
-                    SINGLE_THREAD)
+        run = train(nncli, CONFIGS / config, base / config.removesuffix(".yaml"))
         mse = run["test"]["loss"]
         check(f"adding-50 {name} test MSE",
               f"{mse:.4f} ({len(run['epochs'])} epochs, {run['wall']:.0f} s)", bar, ok(mse))
