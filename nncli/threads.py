@@ -25,6 +25,7 @@ from nncli.errors import InputError
 
 ENV = "NNCLI_THREADS"
 DEFAULT_THREADS = 1          # the measured choice: see the module docstring
+MAX_THREADS = 1024           # more is a typo (BLAS libraries cap far lower anyway)
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,9 @@ def _count(text: str, what: str) -> int | None:
         value = int(str(text).strip())
     except ValueError:
         value = -1
-    if value < 0:
-        raise InputError(f"{what}: expected a whole number of BLAS threads >= 1 (0: the "
-                         f"library's default), got '{text}'")
+    if not 0 <= value <= MAX_THREADS:
+        raise InputError(f"{what}: expected a whole number of BLAS threads from 1 to "
+                         f"{MAX_THREADS} (0: the library's default), got '{text}'")
     return value or None
 
 

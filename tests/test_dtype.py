@@ -362,7 +362,8 @@ def test_the_run_uses_the_policys_thread_count(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("args,env,message", [
-    (["--threads", "-1"], {}, "--threads: expected a whole number of BLAS threads >= 1"),
+    (["--threads", "-1"], {}, "--threads: expected a whole number of BLAS threads from 1 to"),
+    (["--threads", "1025"], {}, "from 1 to 1024 (0: the library's default), got '1025'"),
     ([], {threads.ENV: "two"}, f"{threads.ENV}: expected a whole number of BLAS threads"),
     (["--dtype", "float16"], {}, "train.dtype"),
 ])
