@@ -27,24 +27,44 @@ EXIT_INTERNAL = 70      # sysexits.h EX_SOFTWARE: a bug in nncli, not in the inp
 
 
 # click's own exceptions (typer may vendor click, so found through typer's public names).
-_CLICK_ERRORS = (*(k for k in typer.BadParameter.__mro__ if k.__name__ == "ClickException"),
-                 typer.Exit, typer.Abort)
+_CLICK_EXCEPTION = next(k for k in typer.BadParameter.__mro__ if k.__name__ == "ClickException")
+_CLICK_ERRORS = (_CLICK_EXCEPTION, typer.Exit, typer.Abort)
 
 
 class _Group(TyperGroup):
-    """Maps core errors to exit codes for every command (also under CliRunner)."""
+    """Maps core errors to exit codes for every command (also under CliRunner).
+
+    Every command it hands out gets nncli.commands.help_format's help screens (reflowed
+    text, plain metavars) and usage errors as one line."""
 
     def list_commands(self, ctx):  # keep the order commands were registered in
         return list(self.commands)
 
     def get_params(self, ctx):
-        return _plain_coercion(super().get_params(ctx))
+        from nncli.commands.help_format import plain_params
+
+        return plain_params(_plain_coercion(super().get_params(ctx)))
 
     def get_command(self, ctx, name):
         cmd = super().get_command(ctx, name)
         if cmd is not None:
+            from nncli.commands.help_format import polish
+
             _plain_coercion(cmd.get_params(ctx))
+            polish(cmd, ctx)
         return cmd
+
+    def format_help(self, ctx, formatter):
+        from nncli.commands.help_format import reflow
+
+        self.help = reflow(self.help)
+        return super().format_help(ctx, formatter)
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:                               # `nncli --bogus`: a usage error of the group
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except _CLICK_EXCEPTION as err:
+            _usage_error(err, info_name or "nncli")
 
     def invoke(self, ctx):
         with warnings.catch_warnings():
@@ -52,8 +72,11 @@ class _Group(TyperGroup):
             warnings.showwarning = _warning_line
             try:
                 return super().invoke(ctx)
+            except _CLICK_EXCEPTION as err:    # a command's usage error: one line, exit 2
+                sub = ctx.invoked_subcommand
+                _usage_error(err, f"{ctx.command_path} {sub}" if sub else ctx.command_path)
             except _CLICK_ERRORS:
-                raise                  # usage errors (click prints them, exit 2), Exit, Abort
+                raise                      # Exit, Abort
             except NncliError as err:
                 if ctx.meta.get("nncli.debug"):
                     raise
@@ -155,6 +178,18 @@ def _plain_runtime_param():
 
     _PLAIN.append(PlainRuntimeParam)
     return PlainRuntimeParam
+
+
+def _usage_error(err, command_path: str) -> None:
+    """click's usage error as one red line with the fix, then exit 2 (its exit code); the
+    help that `nncli` alone prints goes through as it is. `command_path` names the command
+    when click's error does not."""
+    if type(err).__name__ == "NoArgsIsHelpError":
+        raise err
+    from nncli.commands.help_format import usage_error_line
+
+    _error_line(usage_error_line(err, command_path))
+    raise typer.Exit(err.exit_code) from None
 
 
 def _error_line(message: str, label: str = "error", style: str = "bold red") -> None:

@@ -42,13 +42,15 @@ def export_cmd(
 
     Parameter names stay nncli's (`<layer index>.<torch name>`), so the
     weights load into the generated module unchanged, and nncli reads a
-    .safetensors file back with --weights. Examples:
+    .safetensors file back with --weights.
 
-        nncli export digits_cnn --to torch -o digits_torch --check
+    [bold]Examples[/]
 
-        nncli export seed_rnn --to safetensors -o seed_rnn.safetensors
+      nncli export digits_cnn --to torch -o digits_torch --check
 
-        nncli export sine_rnn --to onnx -o sine_rnn.onnx --check
+      nncli export seed_rnn --to safetensors -o seed_rnn.safetensors
+
+      nncli export sine_rnn --to onnx -o sine_rnn.onnx --check
     """
     from nncli.errors import RunFailed
     from nncli.export.files import export

@@ -13,13 +13,16 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from nncli.app import app
+from nncli.commands.help_format import NEGATIVE_NUMBER
 from nncli.commands.options import draws, json_option
 from nncli.errors import InputError, check_int
 
 if TYPE_CHECKING:
     import numpy as np
 
-# Negative numbers ("-1 1; 1 -1") must reach the arguments instead of being read as options.
+# Negative numbers ("-1 1; 1 -1") reach the arguments as values wherever they appear (the
+# app's parser reads them so, nncli.commands.help_format.NumbersAsValues); softmax also
+# takes what click does not know as a value, so VALUES can name an unknown option.
 _SETTINGS = {"ignore_unknown_options": True}
 MATRIX_HELP = ('Inline "1 0; 0 1" (rows split by ;, values by spaces or commas) or JSON '
                "[[1,0],[0,1]], a file (.txt .csv .tsv .npy .npz[:key] .json), or - for stdin.")
@@ -64,7 +67,7 @@ def parse_cell(option: str, text: str, shape: tuple[int, ...]) -> tuple[int, ...
     return cell
 
 
-@app.command(context_settings=_SETTINGS)
+@app.command()
 @draws
 def conv(
     source: str = typer.Argument(..., metavar="INPUT", help=MATRIX_HELP + " 2-D (H, W) or "
@@ -86,7 +89,7 @@ def conv(
 
     [bold]Examples[/]
 
-      nncli conv "1 0 0 0 1; 0 1 0 0 1; 0 0 1 0 0; 0 1 1 1 0; 0 0 0 0 1" "1 -1; -1 1"
+      nncli conv "1 0 0 1; 0 1 1 0; 0 1 1 0; 1 0 0 1" "1 -1; -1 1"
 
       nncli conv configs/seed_conv_A.txt configs/seed_conv_K.txt --explain 0,0
 
@@ -125,7 +128,7 @@ def conv(
 
 # --------------------------------------------------------------------------- pool
 
-@app.command(context_settings=_SETTINGS)
+@app.command()
 @draws
 def pool(
     source: str = typer.Argument(..., metavar="INPUT", help=MATRIX_HELP + " 2-D (H, W) or "
@@ -146,7 +149,7 @@ def pool(
 
       nncli pool "2 -1 0 0; -1 2 -1 -1; 1 -1 1 -1; -1 0 0 2" --size 2 --stride 2
 
-      nncli conv configs/seed_conv_A.txt configs/seed_conv_K.txt --json | nncli pool -
+      nncli conv A.txt K.txt --json | nncli pool -
 
       nncli pool image.npy --size 3 --stride 2 --mode avg --json
     """
@@ -178,8 +181,8 @@ def softmax(
     values: list[str] = typer.Argument(..., metavar="VALUES", help="Scores z: inline "
                                        '"1 2 3" (or several arguments), JSON, a file or -. '
                                        "A matrix gets one softmax per row."),
-    temperature: float = typer.Option(1.0, "--temperature", help="T > 0: P = softmax(z / T)."
-                                      " Large T flattens, small T sharpens."),
+    temperature: float = typer.Option(1.0, "--temperature", "-t", help="T > 0: P = "
+                                      "softmax(z / T). Large T flattens, small T sharpens."),
     as_json: bool = JSON,
 ) -> None:
     """Turn scores into probabilities: P(y = j) = exp(z_j / T) / sum_i exp(z_i / T).
@@ -202,7 +205,7 @@ def softmax(
     if not math.isfinite(temperature) or temperature <= 0:
         raise InputError(f"--temperature: expected a number > 0, got {temperature}")
     for v in values:
-        if v.startswith("--"):
+        if v.startswith("-") and v != "-" and not NEGATIVE_NUMBER.match(v):
             raise InputError(f"VALUES: unknown option '{v}'; see nncli softmax --help")
     if len(values) > 1 and "-" in values:
         raise InputError("VALUES: '-' (standard input) must be the only value")

@@ -57,9 +57,11 @@ def init_cmd(
     """Write the spec's seeded initial weights to an .npz file.
 
     Keys are `<layer index>.<param>` with PyTorch's names and shapes, so they map onto the
-    equivalent torch modules. Example:
+    equivalent torch modules.
 
-        nncli init configs/digits_cnn.yaml -o w0.npz
+    [bold]Examples[/]
+
+      nncli init configs/digits_cnn.yaml -o w0.npz
     """
     from nncli.checkpoint import save_weights
     from nncli.errors import InputError
@@ -81,7 +83,9 @@ def summary_cmd(config: Path = CONFIG, overrides: list[str] = SET,
 
     If a layer's shape is impossible, the rows up to it are shown and then the error.
 
-        nncli summary configs/digits_cnn.yaml
+    [bold]Examples[/]
+
+      nncli summary configs/digits_cnn.yaml
     """
     from nncli import inspection
     from nncli.output import write_json
@@ -123,9 +127,13 @@ def forward_cmd(
 
     Each output is shown as a heatmap (truncated when large) with statistics over all of it.
 
-        nncli forward configs/seed_conv.yaml --input configs/seed_conv_A.txt
-        nncli forward configs/seed_rnn.yaml --input "1; 2" --json
-        nncli forward configs/seed_conv.yaml --input configs/seed_conv_A.txt --dtype float32
+    [bold]Examples[/]
+
+      nncli forward configs/seed_conv.yaml --input configs/seed_conv_A.txt
+
+      nncli forward configs/seed_rnn.yaml --input "1; 2" --json
+
+      nncli forward seed_conv -x configs/seed_conv_A.txt --dtype float32
     """
     from nncli.inspection import tensor_record
     from nncli.io import read_array
@@ -168,10 +176,14 @@ def backward_cmd(
 ) -> None:
     """The loss, every parameter's gradient and the gradient norms, layer by layer.
 
-    The scalar RNN of the notes (docs/course-examples.md example 4), then in float32:
+    The examples run the scalar RNN of the notes (docs/course-examples.md example 4), in
+    float64 and then in float32.
 
-        nncli backward configs/seed_rnn.yaml --input "1; 2" --target "0.5; -0.25"
-        nncli backward configs/seed_rnn.yaml --input "1; 2" --target "0.5; -0.25" --dtype float32
+    [bold]Examples[/]
+
+      nncli backward configs/seed_rnn.yaml --input "1; 2" --target "0.5; -0.25"
+
+      nncli backward seed_rnn -x "1; 2" -y "0.5; -0.25" --dtype float32
     """
     from nncli import inspection
     from nncli.io import read_array
@@ -218,7 +230,9 @@ def gradcheck_cmd(
     One row per parameter (and the input) with the largest relative error; exit code 1 if
     any is above --tol.
 
-        nncli gradcheck configs/digits_cnn.yaml --max-entries 50
+    [bold]Examples[/]
+
+      nncli gradcheck configs/digits_cnn.yaml --max-entries 50
     """
     import numpy as np
 

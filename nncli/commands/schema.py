@@ -53,7 +53,8 @@ def schema_cmd(
 
     Scripts can validate what nncli prints: every JSON object carries a
     "schema" field like "nncli.conv/1" (name/version) that names the
-    schema it follows. `nncli train --json` prints one object per line.
+    schema it follows. `nncli train --json` prints one object per line. Point your
+    editor's YAML extension at the spec's schema to check and complete specs.
 
     [bold]Examples[/]
 
@@ -61,8 +62,7 @@ def schema_cmd(
 
       nncli schema conv > conv.schema.json
 
-      nncli schema spec > nncli-spec.schema.json   (point your editor's YAML
-      extension at it to check and complete specs)
+      nncli schema spec > nncli-spec.schema.json
     """
     if name is None:
         for n in schema_names():

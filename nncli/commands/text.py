@@ -74,9 +74,9 @@ def complete_cmd(
 
       nncli complete runs/chars --prompt "Shall I compare thee" --length 120
 
-      nncli complete runs/chars --prompt "From fairest" -n 20 --temperature 0 --explain
+      nncli complete runs/chars --prompt "From fairest" -n 20 -t 0 --explain
 
-      nncli complete runs/agreement --prompt "the dogs that the cat" -n 3 --explain
+      nncli complete runs/agreement -p "the dogs that the cat" -n 3 --explain
     """
     from nncli import text
 
@@ -186,7 +186,7 @@ def agreement_cmd(
 
       nncli agreement configs/agreement_rnn.yaml -w rnn.npz --pairs 500 --json
 
-      nncli agreement runs/agreement_far_rnn runs/agreement_far_gru_lite --fillers 0,1,2,5,10,20,40
+      nncli agreement runs/far_rnn runs/far_lstm --fillers 0,1,2,5,10,20,40
 
     With --fillers the test sentences are "the dog very still often [runs / run]": K filler
     words (no nouns, no number) between subject and verb, so the model must carry the

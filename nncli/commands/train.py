@@ -90,7 +90,7 @@ def train(
     as_json: bool = json_option(extra="One object per epoch (JSON Lines); the display goes "
                                 "to stderr."),
 ) -> None:
-    """Train a network with SGD and watch it learn, epoch by epoch.
+    """Train a network with the spec's optimizer and watch it learn, epoch by epoch.
 
     The run folder gets config.yaml (every option resolved), metrics.jsonl
     (one line per epoch), last.npz (weights, optimiser state and position:
@@ -120,7 +120,7 @@ def train(
 
       nncli train configs/digits_cnn.yaml --out runs/cnn --epochs 5
 
-      nncli train digits_mlp --lr 0.05 --batch-size 64 --set train.shuffle=false --epochs 2
+      nncli train digits_mlp --lr 0.05 --batch-size 64 --set train.shuffle=false
 
       nncli train --resume runs/cnn --epochs 20
 
@@ -309,7 +309,7 @@ def eval_command(
 
       nncli eval runs/cnn
 
-      nncli eval configs/digits_cnn.yaml --weights runs/cnn/last.npz --split val --json
+      nncli eval digits_cnn -w runs/cnn/last.npz --split val --json
 
       nncli eval runs/cnn --errors --limit 5
     """
@@ -375,7 +375,7 @@ def predict(
 
       nncli predict runs/bars --input "0 0 1 0 0 0 0 0; 0 0 1 0 0 0 0 0; ..."
 
-      nncli predict configs/digits_cnn.yaml --weights runs/cnn/best.npz --input digits.npy
+      nncli predict digits_cnn -w runs/cnn/best.npz -x digits.npy
 
       nncli predict runs/cnn --sample 5 --split test
     """
