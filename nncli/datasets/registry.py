@@ -11,13 +11,12 @@ one name is a programming error raised on first use (and by the tests).
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from nncli.datasets.base import DatasetKind, Source
+from nncli.discovery import by_name, declared
 from nncli.options import check_options, suggest
 
 
@@ -26,24 +25,23 @@ def _table() -> dict[str, DatasetKind]:
     """name -> dataset (one instance of each class), sorted by name."""
     import nncli.datasets as package
 
-    found: dict[str, DatasetKind] = {}
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{package.__name__}.{info.name}")
-        for obj in vars(module).values():
-            if not (isinstance(obj, type) and issubclass(obj, DatasetKind)
-                    and obj.__module__ == module.__name__ and "name" in vars(obj)
-                    and obj.summary):
-                continue
-            if obj.name in found:
-                raise RuntimeError(f"dataset '{obj.name}' is declared twice: by "
-                                   f"{type(found[obj.name]).__name__} and {obj.__name__}")
-            first = "path" if obj.by_path else "name"
-            if next(iter(obj.OPTIONS), None) != first:
-                raise RuntimeError(f"{obj.__name__}: OPTIONS must start with '{first}'")
-            found[obj.name] = obj()
-    return dict(sorted(found.items()))
+    def counts(cls: type) -> bool:
+        return "name" in vars(cls) and bool(cls.summary)
+
+    def twice(first: type, second: type) -> str:
+        return (f"dataset '{second.name}' is declared twice: by {first.__name__} and "
+                f"{second.__name__}")
+
+    found = by_name(map(_checked, declared(package, DatasetKind, counts)),
+                    lambda cls: cls.name, twice)
+    return {name: cls() for name, cls in found.items()}
+
+
+def _checked(cls: type[DatasetKind]) -> type[DatasetKind]:
+    first = "path" if cls.by_path else "name"
+    if next(iter(cls.OPTIONS), None) != first:
+        raise RuntimeError(f"{cls.__name__}: OPTIONS must start with '{first}'")
+    return cls
 
 
 def named() -> dict[str, DatasetKind]:

@@ -39,11 +39,10 @@ from a parent layer class (a variant that only changes kind), never from Layer i
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from functools import cache
 from types import ModuleType
 
+from nncli.discovery import by_name, declared
 from nncli.errors import InputError
 from nncli.layers.base import Example, Layer
 from nncli.options import suggest
@@ -62,26 +61,16 @@ def _table() -> dict[str, type[Layer]]:
 
 def discover(package: ModuleType) -> dict[str, type[Layer]]:
     """kind -> class for every layer class declared in the package's modules, by kind."""
-    found: dict[str, type[Layer]] = {}
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{package.__name__}.{info.name}")
-        for obj in vars(module).values():
-            if not (isinstance(obj, type) and issubclass(obj, Layer)
-                    and obj.__module__ == module.__name__ and _declares_kind(obj)):
-                continue
-            _check_declaration(obj)
-            if obj.kind in found and found[obj.kind] is not obj:
-                other = found[obj.kind]
-                raise RuntimeError(f"layer kind '{obj.kind}' is declared twice: by "
-                                   f"{other.__module__}.{other.__name__} and "
-                                   f"{obj.__module__}.{obj.__name__}")
-            found[obj.kind] = obj
-    return dict(sorted(found.items()))
+    def twice(first: type, second: type) -> str:
+        return (f"layer kind '{second.kind}' is declared twice: by "
+                f"{first.__module__}.{first.__name__} and "
+                f"{second.__module__}.{second.__name__}")
+
+    return by_name(map(_checked, declared(package, Layer, _declares_kind)),
+                   lambda cls: cls.kind, twice)
 
 
-def _check_declaration(cls: type) -> None:
+def _checked(cls: type) -> type:
     where = f"{cls.__module__}.{cls.__name__}"
     # Layer's own OPTIONS = {} does not count: a layer says it has no options.
     if cls.OPTIONS is Layer.OPTIONS or not isinstance(cls.OPTIONS, dict):
@@ -92,6 +81,7 @@ def _check_declaration(cls: type) -> None:
                            f"(nncli.layers.base.Example)")
     if "\n" in cls.summary:
         raise RuntimeError(f"{where}: summary must be one line")
+    return cls
 
 
 def kinds() -> list[str]:

@@ -1,14 +1,13 @@
-"""Every optimizer in this package, found by looking: a module here that defines a subclass
-of base.Optimizer with a `name` registers it (see base.py for what the class declares), so
-a new optimizer is one new file. `names()` lists them in a fixed order: sgd first (the
-default), then alphabetical."""
+"""Every optimizer in this package, found by looking (nncli.discovery): a module here whose
+name does not start with "_" and that defines a subclass of base.Optimizer with a `name`
+registers it (see base.py for what the class declares), so a new optimizer is one new
+file. `names()` lists them in a fixed order: sgd first (the default), then alphabetical."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from functools import cache
 
+from nncli.discovery import by_name, declared
 from nncli.optim.base import Optimizer
 
 DEFAULT = "sgd"
@@ -18,18 +17,12 @@ DEFAULT = "sgd"
 def _registry() -> dict[str, type[Optimizer]]:
     import nncli.optim as package
 
-    for info in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"{package.__name__}.{info.name}")
-    found: dict[str, type[Optimizer]] = {}
-    todo = list(Optimizer.__subclasses__())
-    while todo:
-        cls = todo.pop()
-        todo.extend(cls.__subclasses__())
-        if cls.name and cls.__module__.startswith(package.__name__ + "."):
-            if cls.name in found and found[cls.name] is not cls:
-                raise RuntimeError(f"two optimizers are named {cls.name!r}: "
-                                   f"{found[cls.name].__module__}, {cls.__module__}")
-            found[cls.name] = cls
+    def twice(first: type, second: type) -> str:
+        return (f"two optimizers are named {second.name!r}: {first.__module__}, "
+                f"{second.__module__}")
+
+    found = by_name(declared(package, Optimizer, lambda cls: bool(cls.name)),
+                    lambda cls: cls.name, twice)
     return {name: found[name] for name in sorted(found, key=lambda n: (n != DEFAULT, n))}
 
 
