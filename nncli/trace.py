@@ -35,10 +35,11 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from nncli.errors import InputError, RunFailed
+from nncli.errors import InputError, RunFailed, check_int
 from nncli.layers import Activation, Dense, Recurrent, Softmax
 from nncli.losses import LOSSES
 from nncli.model import Model
+from nncli.trace_data import generate, loss_input_shape
 from nncli.trace_math import (
     EXPLODING_ABOVE,
     HEATMAP_MAX,
@@ -170,12 +171,6 @@ def apply_cell_options(layer: Recurrent, options: dict, subject: str) -> None:
         layer.set_trace_option(name, value)
 
 
-def check_int(option: str, value: int, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InputError(f"{option}: expected an integer >= {minimum}, got {value!r}")
-    return value
-
-
 def builtin_model(cell: str, steps: int, hidden: int, input_size: int = 1, seed: int = 0,
                   options: dict | None = None) -> Model:
     """[cell (all steps), dense(1) per step], mse sum; see the module docstring for init.
@@ -218,22 +213,6 @@ def recurrent_index(model: Model, index: int | None = None, where: str = "model"
         raise InputError(f"--layer: layers[{index}] {what}; recurrent layers: "
                          f"{', '.join(map(str, found))}")
     return index
-
-
-def loss_input_shape(model: Model) -> tuple[int, ...]:
-    return model.shapes[-2] if model.fused_softmax else model.shapes[-1]
-
-
-def generate(model: Model, seed: int, batch: int = 1, x_given: bool = False
-             ) -> tuple[np.ndarray | None, np.ndarray]:
-    """A seeded input x ~ N(0, 1) (unless x_given) and target: N(0, 1) values for mse,
-    uniform class labels for cross-entropy. Seeded separately from the weights."""
-    rng = np.random.default_rng([seed, 3])
-    x = None if x_given else rng.standard_normal((batch, *model.input_shape))
-    out = loss_input_shape(model)
-    if model.loss_name == "cross_entropy":
-        return x, rng.integers(0, out[-1], size=(batch, *out[:-1]))
-    return x, rng.standard_normal((batch, *out))
 
 
 # --------------------------------------------------------------------------- the pass

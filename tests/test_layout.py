@@ -29,7 +29,6 @@ MAX_LINES = 450
 # lead removes it at the end). Each entry names the module and why it is waiting.
 TOO_LONG_FOR_NOW = {
     "nncli/train.py": "grew with the optimizer interface; to be split by its owner",
-    "nncli/trace.py": "the recurrent-cell contract work is splitting it",
 }
 CLI = ("nncli.app", "nncli.cli", "nncli.__main__", "nncli.commands")   # typer lives here
 DRAWING = ("nncli.render",)                                            # rich lives here

@@ -249,7 +249,7 @@ def test_two_states_through_the_render_at_80_columns(monkeypatch):
     tr = core.trace(model, x, y, loss_at="every")
     out = io.StringIO()
     console = Console(file=out, width=80, no_color=True, color_system=None)
-    render._show_one(console, tr, all_steps=False)
+    render._show_one(console, tr, limit=24)
     text = out.getvalue()
     assert max(map(len, text.splitlines())) <= 80
     for piece in ("‖∂L/∂h_t‖", "‖∂z_t/∂z_t-1‖", "‖∂z_T/∂z_t‖", "z_t = (h_t, c_t)",

@@ -605,7 +605,7 @@ def test_without_colour_the_heatmap_names_no_colours(monkeypatch):
 
     def shown(**kwargs) -> str:
         buffer = io.StringIO()
-        render._show_one(Console(file=buffer, width=250, **kwargs), tr, all_steps=False)
+        render._show_one(Console(file=buffer, width=250, **kwargs), tr, limit=24)
         return buffer.getvalue()
 
     coloured = shown(force_terminal=True, color_system="truecolor")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -24,13 +24,11 @@ from nncli.commands.options import (
     target_option,
     weights_option,
 )
-from nncli.errors import InputError
-from nncli.render.trace import ROWS_SHOWN
+from nncli.errors import InputError, check_int
+
+ROWS_SHOWN = 24     # per-step table rows unless --all-steps
 
 if TYPE_CHECKING:
-    import numpy as np
-
-    from nncli.model import Model
     from nncli.trace import Trace
 
 # --------------------------------------------------------------------------- options
@@ -60,29 +58,12 @@ def _cells(text: str) -> list[str]:
     return cells
 
 
-def _read_sequence(source: str, name: str, width: int | None) -> np.ndarray:
-    """A sequence (T, F) or batch (N, T, F); a 1-D list is one step per value (F = 1)."""
-    from nncli import io
-
-    arr = io.read_array(source, name, ndims=(1, 2, 3)).astype(float)
-    if arr.ndim == 1 and width in (None, 1):
-        arr = arr[:, None]
-    return arr
-
-
-def _shape_hint(model: Model, x: np.ndarray) -> None:
-    want = model.input_shape
-    if x.shape[-len(want):] != want and x.ndim == 2 and x.T.shape == want:
-        raise InputError(f"--input: expected one step per row, shape {want} (T steps x "
-                         f"{want[-1]} features), got {x.shape}; write the steps as rows, "
-                         f"like \"1; 2\"")
-
-
 # --------------------------------------------------------------------------- runs
 
 def _spec_runs(config: Path, opts: dict) -> list[Trace]:
     from nncli import trace as core
     from nncli.loading import load
+    from nncli.trace_data import inputs
 
     for flag in ("cell", "hidden", "input_size", "compare"):
         if opts[flag] is not None:
@@ -94,7 +75,7 @@ def _spec_runs(config: Path, opts: dict) -> list[Trace]:
         """--steps T: the spec's input [T, F] (or [T] of token ids) gets T steps."""
         if opts["steps"] is None:
             return
-        core.check_int("--steps", opts["steps"], 1)
+        check_int("--steps", opts["steps"], 1)
         if len(spec.input_shape) not in (1, 2):
             raise InputError(f"--steps: the spec's input {list(spec.input_shape)} is not a "
                              f"sequence [T, F]")
@@ -106,7 +87,8 @@ def _spec_runs(config: Path, opts: dict) -> list[Trace]:
     rec = model.layers[idx]
     core.apply_cell_options(rec, opts["cell_options"],
                             f"this model's recurrent layer is {rec.kind}")
-    x, target, what = _data(model, opts, spec)
+    x, target, what = inputs(model, opts["seed"], source=opts["input"], target=opts["target"],
+                             spec=spec, sample=opts["sample"])
     base = {k: v.copy() for k, v in rec.params.items()}
     weights = None if loaded.weights is None else str(loaded.weights)
     runs = []
@@ -130,6 +112,7 @@ def _size_option(opts: dict) -> str:
 
 def _builtin_runs(opts: dict) -> list[Trace]:
     from nncli import trace as core
+    from nncli.trace_data import inputs, read_sequence
 
     if opts["compare"] and opts["cell"]:
         raise InputError("--cell: give either --cell or --compare, not both")
@@ -145,7 +128,7 @@ def _builtin_runs(opts: dict) -> list[Trace]:
                              f"the compared cells are {', '.join(cells)}")
     steps, width, x = opts["steps"], opts["input_size"], None
     if opts["input"] is not None:
-        x = _read_sequence(opts["input"], "--input", width)
+        x = read_sequence(opts["input"], "--input", width)
         steps = steps if steps is not None else x.shape[-2]
         width = width if width is not None else x.shape[-1]
     steps = 20 if steps is None else steps
@@ -165,7 +148,7 @@ def _builtin_runs(opts: dict) -> list[Trace]:
             if scale is not None:
                 model.layers[0].rescale(scale)
             if data is None:
-                data = _data(model, {**opts, "input": None}, None, x)
+                data = inputs(model, opts["seed"], x=x, target=opts["target"])
             label = cell + "".join(f" {k}={v:g}" for k, v in own.items()) + (
                 "" if scale is None else f" λ1={scale:g}")
             info = {"source": "built-in", "weights": opts["weights"], "scale": scale,
@@ -173,52 +156,6 @@ def _builtin_runs(opts: dict) -> list[Trace]:
             runs.append(core.trace(model, data[0], data[1], loss_at=opts["loss_at"] or "last",
                                    label=label, info=info, size_option=_size_option(opts)))
     return runs
-
-
-def _data(model: Model, opts: dict, spec, x: np.ndarray | None = None
-          ) -> tuple[np.ndarray, np.ndarray, dict]:
-    """(x, target, description): --input/--target, else a data sample, else generated."""
-    from nncli import io
-    from nncli import trace as core
-
-    what: dict[str, Any] = {}
-    y = None
-    if opts["input"] is not None:
-        x = _read_sequence(opts["input"], "--input", model.input_shape[-1])
-    if x is not None:
-        _shape_hint(model, x)
-        what["input"] = "--input"
-    elif spec is not None and "data" in spec.raw and opts["target"] is None:
-        from nncli.datasets import load_dataset
-
-        ds = load_dataset(spec.raw["data"], spec.base_dir, spec.seed, spec)
-        split = ds.test if len(ds.test) else ds.train
-        name = "test" if len(ds.test) else "train"
-        i = opts["sample"]
-        if not 0 <= i < len(split):
-            raise InputError(f"--sample: expected 0..{len(split) - 1} (the {name} split), "
-                             f"got {i}")
-        if split.x.shape[1:] != model.input_shape:
-            raise InputError(f"--steps: the data's sequences are {split.x.shape[1:]} but the "
-                             f"model now takes {model.input_shape}; drop --steps or give "
-                             f"--input")
-        x, y = split.x[i:i + 1], split.y[i:i + 1]
-        what["input"] = what["target"] = f"{ds.name} {name}[{i}]"
-    if opts["target"] is not None:
-        y = io.read_array(opts["target"], "--target", ndims=(1, 2, 3)).astype(float)
-        if model.loss_name == "cross_entropy":
-            y = y.astype(int) if (y == y.round()).all() else y
-        what["target"] = "--target"
-    batch = 1 if x is None else (x.shape[0] if x.ndim == 3 else 1)
-    gx, gy = core.generate(model, opts["seed"], batch, x_given=x is not None)
-    if x is None:
-        x, what["input"] = gx, f"generated, N(0, 1), seed {opts['seed']}"
-    if y is None:
-        y = gy
-        what["target"] = (f"generated (seed {opts['seed']}), "
-                          + ("random labels" if model.loss_name == "cross_entropy"
-                             else "N(0, 1)"))
-    return x, y, what
 
 
 # --------------------------------------------------------------------------- command
@@ -299,8 +236,8 @@ def grad_trace(
             "cell_options": {"gate": gate}, "overrides": overrides}
     from nncli import trace as core
 
-    core.check_int("--seed", seed, 0)
-    core.check_int("--sample", sample, 0)
+    check_int("--seed", seed, 0)
+    check_int("--sample", sample, 0)
     if overrides and config is None:
         raise InputError("--set: only with CONFIG (the built-in model has no spec; use "
                          "--cell, --hidden, --input-size)")
@@ -319,4 +256,4 @@ def grad_trace(
         return
     from nncli.render.trace import show
 
-    show(runs, all_steps)
+    show(runs, None if all_steps else ROWS_SHOWN)

@@ -12,9 +12,8 @@ import string
 from typing import TYPE_CHECKING
 
 from nncli.render import trace_tables as tables
-from nncli.render.trace_tables import ROWS_SHOWN
 
-__all__ = ["ROWS_SHOWN", "show"]
+__all__ = ["show"]
 
 if TYPE_CHECKING:
     from nncli.trace import Trace
@@ -114,12 +113,12 @@ def _grad(run: Trace, t: int) -> float:
     return next(c["grad"] for c in run.chain if c["t"] == t)
 
 
-def _show_one(console, run: Trace, all_steps: bool) -> None:
+def _show_one(console, run: Trace, limit: int | None) -> None:
     console.print(_header(run))
-    table, more = tables.steps_table(run, all_steps, console.width)
+    table, more = tables.steps_table(run, limit, console.width)
     console.print(table)
     if more:
-        for table in tables.states_tables(run, all_steps, console.width):
+        for table in tables.states_tables(run, limit, console.width):
             console.print(table)
     console.print(f"‖∂L/∂{tables.output_symbol(run)}_t‖ (log), t = 1 → {len(run.t)}:  "
                   f"{tables.spark(tables.log10s(run.grad_norm))}")
@@ -130,7 +129,7 @@ def _show_one(console, run: Trace, all_steps: bool) -> None:
         for line in _chain_lines(run):
             console.print(line)
     console.print()
-    console.print(tables.params_table(run, all_steps, console.width))
+    console.print(tables.params_table(run, limit, console.width))
     sc = run.sum_check
     console.print(f"checked: the per-step contributions sum to the engine's gradients "
                   f"(max |Σ_t G_t - G| = {sc['max_abs_error']:.2g}, tolerance "
@@ -153,7 +152,7 @@ def _common(symbols: set[str], otherwise: str) -> str:
     return next(iter(symbols)) if len(symbols) == 1 else otherwise
 
 
-def _show_many(console, runs: list[Trace], all_steps: bool) -> None:
+def _show_many(console, runs: list[Trace], limit: int | None) -> None:
     from rich.markup import escape
     from rich.text import Text
 
@@ -185,12 +184,12 @@ def _show_many(console, runs: list[Trace], all_steps: bool) -> None:
                         else tables.fmt_log10(r.bound["log10"][0], 3),
                         _series_mean(r, len(labels) > 1))
     console.print(summary)
-    heading = f"‖∂L/∂{s}_t‖ side by side" + tables.rows_note(len(first.t), all_steps)
+    heading = f"‖∂L/∂{s}_t‖ side by side" + tables.rows_note(len(first.t), limit)
     table = tables.new_table()
     table.add_column("t", justify="right")
     for r in runs:
         table.add_column(r.label, justify="right")
-    for i in tables.shown_steps(len(first.t), all_steps):
+    for i in tables.shown_steps(len(first.t), limit):
         table.add_row(str(first.t[i]), *[tables.fmt(r.grad_norm[i]) for r in runs])
     console.print(tables.titled(heading, table))
     width = max(len(r.label) for r in runs)
@@ -210,11 +209,12 @@ def _series_mean(run: Trace, named: bool) -> str:
     return f"{name} {mean}" if named else mean
 
 
-def show(runs: list[Trace], all_steps: bool) -> None:
+def show(runs: list[Trace], limit: int | None) -> None:
+    """Draw the runs; per-step tables list `limit` evenly spaced steps (None: every one)."""
     from nncli.render.tensor import console as make_console
 
     console = make_console()
     if len(runs) == 1:
-        _show_one(console, runs[0], all_steps)
+        _show_one(console, runs[0], limit)
     else:
-        _show_many(console, runs, all_steps)
+        _show_many(console, runs, limit)

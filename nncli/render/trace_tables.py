@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from nncli.trace import Trace
 
-ROWS_SHOWN = 24            # per-step table rows unless --all-steps
 SPARK = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 60
 HEATMAP_SHOWN = 14
@@ -95,17 +94,18 @@ def _mean_finite(values: list[float]) -> float:
     return sum(finite) / len(finite) if finite else -math.inf
 
 
-def shown_steps(steps: int, all_steps: bool) -> list[int]:
-    """0-based steps to list: all, or ROWS_SHOWN evenly spaced ones including both ends."""
-    if all_steps or steps <= ROWS_SHOWN:
+def shown_steps(steps: int, limit: int | None) -> list[int]:
+    """0-based steps to list: all (limit None), or `limit` evenly spaced ones including both
+    ends."""
+    if limit is None or steps <= limit:
         return list(range(steps))
-    return sorted({round(i * (steps - 1) / (ROWS_SHOWN - 1)) for i in range(ROWS_SHOWN)})
+    return sorted({round(i * (steps - 1) / (limit - 1)) for i in range(limit)})
 
 
-def rows_note(steps: int, all_steps: bool) -> str:
-    if all_steps or steps <= ROWS_SHOWN:
+def rows_note(steps: int, limit: int | None) -> str:
+    if limit is None or steps <= limit:
         return ""
-    return f" — {ROWS_SHOWN} of {steps} steps, evenly spaced (--all-steps for every one)"
+    return f" — {limit} of {steps} steps, evenly spaced (--all-steps for every one)"
 
 
 def _log_bar(v: float, lo: float, hi: float, width: int = 16) -> str:
@@ -136,7 +136,7 @@ def _series_cells(run: Trace, i: int) -> list[str]:
             for v in run.series.values()]
 
 
-def steps_table(run: Trace, all_steps: bool, width: int):
+def steps_table(run: Trace, limit: int | None, width: int):
     """The main per-step table; the cell's series join it when it has one state and they
     fit in `width`, else `_states_tables` show them (and every state's own path)."""
     b = run.bound
@@ -147,7 +147,7 @@ def steps_table(run: Trace, all_steps: bool, width: int):
     bound = (f"\nbound = β^(T-t), β = {fmt(b['rate'])} (below)" if b["rate"] is not None
              else "")
     heading = (f"gradient per step (t = 1..{run.model['steps']}; {s}_0 = 0{joint_note(run)})"
-               + rows_note(len(run.t), all_steps) + bound
+               + rows_note(len(run.t), limit) + bound
                + ("; from y_t: the part arriving from the output at t"
                   if run.loss_at != "last" else ""))
     headers = ["t", f"‖∂L/∂{s}_t‖", "(log)"]
@@ -155,7 +155,7 @@ def steps_table(run: Trace, all_steps: bool, width: int):
         headers.append("from y_t")
     headers += [f"‖∂{z}_t/∂{z}_t-1‖", f"‖∂{z}_T/∂{z}_t‖", "bound"]
     rows = []
-    for i in shown_steps(len(run.t), all_steps):
+    for i in shown_steps(len(run.t), limit):
         row = [str(run.t[i]), fmt(run.grad_norm[i]), _log_bar(logs[i], lo, hi, 10)]
         if run.loss_at != "last":
             row.append(fmt(run.output_grad_norm[i]))
@@ -176,11 +176,11 @@ def steps_table(run: Trace, all_steps: bool, width: int):
     return titled(heading, table), bool(run.series) or len(run.states) > 1
 
 
-def states_tables(run: Trace, all_steps: bool, width: int) -> list:
+def states_tables(run: Trace, limit: int | None, width: int) -> list:
     """Per step: the other states' gradients, each state's own Jacobian (a diagonal block
     of J_t, e.g. an lstm's ∂c_t/∂c_t-1 = diag(f_t)), then the cell's series; packed into
     as many tables as it takes to fit `width`."""
-    steps = shown_steps(len(run.t), all_steps)
+    steps = shown_steps(len(run.t), limit)
     columns: list[tuple[str, list[str]]] = []
     if len(run.states) > 1:
         for i, st in enumerate(run.states.values()):
@@ -221,11 +221,11 @@ def measure_width(renderable) -> int:
     return console.measure(renderable).maximum
 
 
-def params_table(run: Trace, all_steps: bool, width: int = 100):
+def params_table(run: Trace, limit: int | None, width: int = 100):
     """One column per step when there are few steps and they fit in `width`; else the
     shares of the last step, the last 10% and the first half, and a sparkline."""
     steps = len(run.t)
-    if steps <= STEP_COLUMNS_UP_TO or all_steps and steps <= 3 * STEP_COLUMNS_UP_TO:
+    if steps <= STEP_COLUMNS_UP_TO or limit is None and steps <= 3 * STEP_COLUMNS_UP_TO:
         heading, table = _params_layout(run, per_step=True)
         if measure_width(table) <= width:
             return titled(heading, table)
