@@ -106,14 +106,6 @@ class Gated(Recurrent):
         dh_all[-1] = dout[-1]
         return dh_all, dout
 
-    def _finish_backward(self, d_in: np.ndarray) -> np.ndarray:
-        """Add the parameter gradients and return dx (N, T, I); d_in (T, N, G H) is dL/d of
-        the input terms."""
-        self._add_grads(**self.param_grads())
-        steps, n, _ = d_in.shape
-        dx = d_in.reshape(steps * n, -1) @ self.params["weight_ih_l0"]
-        return dx.reshape(steps, n, -1).swapaxes(0, 1)
-
     def param_grads(self, per_step=False):
         """From dL/d(input terms) and dL/d(recurrent terms) (self._d_in, self._d_hh, both
         (T, N, G H); the same array for an lstm): sums of outer products over samples and

@@ -132,10 +132,7 @@ class GruLite(Recurrent):
                 if dout is not None:
                     carry += dout[t - 1]
         self._d_pre, self.state_grads = d_pre, ds_all.swapaxes(0, 1)
-        self._add_grads(**self.param_grads())
-        steps, n, _ = d_pre.shape
-        dx = d_pre.reshape(steps * n, -1) @ self._w
-        return dx.reshape(steps, n, -1).swapaxes(0, 1)
+        return self._finish_backward(d_pre, self._w)
 
     def param_grads(self, per_step=False):
         w, u, b, _ = weight_grads(self._d_pre, self._d_pre, self._x_tm, self._s_tm,

@@ -147,6 +147,16 @@ class Recurrent(Layer):
         steps = input_shape[0]
         return (steps, self.hidden) if self.return_sequences else (self.hidden,)
 
+    def _finish_backward(self, d_in: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
+        """The end of every cell's backward: add the parameter gradients and return dx
+        (N, T, I), given d_in (T, N, G H) = dL/d of the input terms x_t w^T (w: the input
+        weights, weight_ih_l0 unless the cell keeps them otherwise)."""
+        self._add_grads(**self.param_grads())
+        w = self.params["weight_ih_l0"] if w is None else w
+        steps, n, _ = d_in.shape
+        dx = d_in.reshape(steps * n, -1) @ w
+        return dx.reshape(steps, n, -1).swapaxes(0, 1)
+
     def _output(self, states: np.ndarray) -> np.ndarray:
         return states if self.return_sequences else states[:, -1]
 

@@ -76,10 +76,7 @@ class RNN(Recurrent):
                 if dout is not None:
                     carry += dout[t - 1]
         self._da, self.state_grads = da, ds_all.swapaxes(0, 1)
-        self._add_grads(**self.param_grads())
-        steps, n, _ = da.shape
-        dx = da.reshape(steps * n, -1) @ self.params["weight_ih_l0"]
-        return dx.reshape(steps, n, -1).swapaxes(0, 1)
+        return self._finish_backward(da)
 
     def param_grads(self, per_step=False):
         names = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
