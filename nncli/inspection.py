@@ -110,7 +110,10 @@ def backward(model: Model, x: np.ndarray, y: np.ndarray) -> Backward:
     records = {name: {**tensor_record(grads[name]),
                       "max_abs": float(abs(grads[name]).max()),
                       "param_l2": norm(params[name]),
-                      "rel_norm": norm(grads[name]) / max(norm(params[name]), 1e-300),
+                      # |g| / |param| means nothing for a parameter at 0 (a bias that
+                      # starts at zero): None, shown as "—" (JSON null).
+                      "rel_norm": (norm(grads[name]) / norm(params[name])
+                                   if norm(params[name]) > 0 else None),
                       "grad": grads[name]}
                for name in params}
     arriving = [{"index": i, "type": model.layers[i].kind, "l2": norm(g)}

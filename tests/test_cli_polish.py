@@ -5,8 +5,12 @@ counts and closing lines."""
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
+import numpy as np
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from nncli.cli import app
@@ -88,3 +92,255 @@ def test_conv_and_pool_take_negative_matrices_and_refuse_unknown_options():
         == [[3]]
     assert one_error_line(run("conv", "1", "1", "--strid", "2")) == (
         "No such option: --strid for 'nncli conv'; did you mean --stride?")
+
+
+# --------------------------------------------------------------------------- training table
+
+def _shipped_configs() -> list[str]:
+    from nncli import resources
+
+    return sorted(name for name, path, _ in resources.builtin_configs()
+                  if "data" in yaml.safe_load(Path(path).read_text()))
+
+
+SMALL = {"adding": 64, "sine": 64, "bars": 64, "agreement": 120}   # generated data: a few
+
+
+@pytest.mark.parametrize("name", _shipped_configs())
+def test_every_shipped_configs_training_table_fits_80_columns(tmp_path, name):
+    from nncli import resources
+
+    path = next(p for n, p, _ in resources.builtin_configs() if n == name)
+    data = yaml.safe_load(Path(path).read_text())["data"]
+    kind = data if isinstance(data, str) else data.get("name")
+    sets = []
+    if kind in SMALL:
+        sets = [f"data.train={SMALL[kind]}", "data.val=16", "data.test=16"]
+    result = run("train", name, "--epochs", 1, "--out", tmp_path / "run",
+                 *[a for s in sets for a in ("--set", s)])
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    table = lines[1:lines.index(next(x for x in lines if x.startswith("done: ")))]
+    assert "epoch" in table[1] and "loss" in table[1], "\n".join(table)
+    assert all(len(line) <= 80 for line in table), "\n".join(table)
+    assert not any("…" in line for line in table), "a cell or header was cut:\n" + \
+        "\n".join(table)
+    assert "done: epoch 1 in" in result.stdout
+
+
+def test_the_table_folds_then_drops_gradient_columns_and_says_so_once():
+    from nncli.render.train import GRAD, fit_columns
+
+    columns = [("epoch", ["1", "2"]), ("train\nloss", ["3.979", "3.557"]),
+               ("train\nacc", ["3.0%", "25.5%"]), ("val\nloss", ["3.55", "3.433"]),
+               ("lr", ["0.5", "0.491"]), ("time\n(s)", ["0.01", "0.01"])] + \
+        [(f"{GRAD}{i}.layer", ["0.123", "1.49"]) for i in range(3)]
+    fold = (f"{GRAD}all", ["1.61", "1.14"])
+    kept, note = fit_columns(columns, 200, fold)
+    assert kept == columns and note is None
+    kept, note = fit_columns(columns, 60, fold)
+    assert [h for h, _ in kept][-1] == f"{GRAD}all" and len(kept) == 7
+    assert note.startswith("|grad| all: 3 layers' gradient norms as one L2 norm")
+    kept, note = fit_columns(columns, 40, fold)
+    assert [h for h, _ in kept] == ["epoch", "train\nloss", "val\nloss", "lr", "time\n(s)"]
+    assert note == "left out to fit 40 columns: |grad|, train acc (see metrics.jsonl)"
+
+
+# --------------------------------------------------------------------------- --full
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+@pytest.fixture(scope="module")
+def digit(tmp_path_factory) -> Path:
+    import numpy as np
+
+    path = tmp_path_factory.mktemp("digit") / "digit.npy"
+    np.save(path, np.load(CONFIGS.parent / "data" / "digits.npz")["x_test"][0])
+    return path
+
+
+def _fits(text: str) -> None:
+    assert max(len(line) for line in text.splitlines()) <= 80, text
+
+
+def test_forward_cuts_with_a_note_and_full_shows_every_value(digit):
+    cut = run("forward", "digits_cnn", "-x", digit).stdout
+    _fits(cut)
+    assert "… 8 more maps not shown (stats cover all; --full shows all)" in cut
+    assert re.search(r"… \d of 10 values shown \(stats cover all; --full shows all\)", cut)
+    assert "channel 15" not in cut
+    full = run("forward", "digits_cnn", "-x", digit, "--full").stdout
+    _fits(full)
+    assert "…" not in full and "channel 15" in full
+    softmax = full[full.index("[4] softmax"):]
+    header = " ".join(line for line in softmax.splitlines() if line.lstrip()[:1].isdigit()
+                      and "e-" not in line and "." not in line)
+    assert header.split() == [str(j) for j in range(10)]        # every class, in blocks
+
+
+def test_backward_and_pool_take_full():
+    import numpy as np
+
+    x = "[[" + ",".join("[" + ",".join(str(v) for v in row) + "]"
+                        for row in np.arange(64).reshape(8, 8) % 5) + "]]"
+    cut = run("backward", "digits_cnn", "-x", x, "-y", "3").stdout
+    assert "… 8 more maps not shown" in cut and "filter 15" not in cut
+    assert "filter 0, channel 0" in cut and "axis 0" not in cut     # conv maps named
+    full = run("backward", "digits_cnn", "-x", x, "-y", "3", "--full").stdout
+    assert "filter 15, channel 0" in full and "more maps" not in full
+    _fits(full)
+    big = "; ".join(" ".join(str((i * j) % 7 - 3) for j in range(40)) for i in range(30))
+    assert "of 30 rows" in run("pool", big).stdout
+    full = run("pool", big, "--full").stdout
+    _fits(full)
+    assert "…" not in full and all(f"\n{i:>2} " in full for i in range(30))
+
+
+def test_conv_explain_shows_the_rows_and_columns_around_the_cell(tmp_path):
+    import numpy as np
+
+    big = tmp_path / "big.npy"
+    np.save(big, np.arange(100 * 100).reshape(100, 100) % 7 - 3)
+    text = run("conv", big, "1 0; 0 -1", "--explain", "50,50").stdout
+    _fits(text)
+    rows = {line.split()[0] for line in text.splitlines() if line.strip()}
+    assert {"50", "51"} <= rows                       # the patch's rows are shown
+    patch = [line for line in text.splitlines() if line.split()[:1] == ["50"]][0]
+    assert "[0]" in patch and "[1]" in patch        # highlighted, columns 50 and 51 shown
+    assert re.search(r"\n… 14 of 100 rows, \d+ of 100 columns shown \(stats cover all; "
+                     r"--full shows all\)\n", text)
+    full = run("conv", big, "1 0; 0 -1", "--full").stdout
+    _fits(full)
+    assert "…" not in full
+
+
+# --------------------------------------------------------------------------- text models
+
+AGREE = """name: agree-tiny
+seed: 0
+input: [8]
+layers:
+  - embedding: {dim: 4}
+  - rnn: {hidden: 6}
+  - dense: {units: vocab}
+  - softmax
+loss: cross_entropy
+data: {name: agreement, window: 8, train: 100, val: 10, test: 40}
+train: {epochs: 1, batch_size: 16, lr: 0.5}
+"""
+
+
+@pytest.fixture(scope="module")
+def text_run(tmp_path_factory) -> tuple[Path, str]:
+    folder = tmp_path_factory.mktemp("text")
+    (folder / "agree.yaml").write_text(AGREE)
+    result = run("train", folder / "agree.yaml", "--out", folder / "run")
+    assert result.exit_code == 0, result.stderr
+    return folder / "run", result.stdout
+
+
+def test_the_closing_hint_of_a_text_model_suggests_complete_and_agreement(text_run):
+    folder, shown = text_run
+    assert f"complete    nncli complete {folder} --prompt TEXT" in shown
+    assert f"agreement   nncli agreement {folder}" in shown
+    assert "predict" not in shown.split("done: ")[1]
+    assert "done: epoch 1 in" in shown and "epochs 1-1" not in shown
+
+
+def test_the_closing_hint_of_a_classifier_suggests_predict(tmp_path):
+    shown = run("train", "digits_mlp", "--epochs", 1, "--out", tmp_path / "mlp").stdout
+    assert f"predict     nncli predict {tmp_path / 'mlp'} --input FILE" in shown
+    assert "nncli complete" not in shown
+
+
+def test_eval_full_draws_a_large_confusion_matrix_in_blocks(text_run):
+    folder, _ = text_run
+    cut = run("eval", folder).stdout
+    classes = int(re.search(r"\((\d+) classes: the confusion matrix is in --json, or drawn "
+                            r"with --full\)", cut).group(1))
+    assert classes > 20
+    full = run("eval", folder, "--full").stdout
+    _fits(full)
+    headers = [line.split() for line in full.splitlines() if line.startswith("true")]
+    assert len(headers) > 1                                     # several blocks
+    assert [c for h in headers for c in h if c != "true"] == \
+        [str(j) for j in range(classes)] + ["recall"]
+
+
+def test_gradcheck_samples_by_default_and_skips_token_ids(text_run):
+    folder, _ = text_run
+    report = json.loads(run("gradcheck", folder, "--json").stdout)
+    assert report["passed"] and "input" not in {r["name"] for r in report["results"]}
+    sizes = {r["name"]: int(np.prod(r["shape"])) for r in report["results"]}
+    checked = {r["name"]: r["checked"] for r in report["results"]}
+    assert checked == {name: min(100, size) for name, size in sizes.items()}
+    assert any(size > 100 for size in sizes.values())                # really sampled
+    text = run("gradcheck", folder).stdout
+    assert "no input row: the model reads token ids" in text and "of " in text
+    every = json.loads(run("gradcheck", folder, "--all", "--json").stdout)
+    assert {r["name"]: r["checked"] for r in every["results"]} == sizes
+    assert one_error_line(run("gradcheck", folder, "--all", "--max-entries", "3")).startswith(
+        "--all: checks every entry")
+    conv = json.loads(run("gradcheck", "seed_conv", "--json").stdout)
+    assert "input" in {r["name"] for r in conv["results"]}           # real inputs keep it
+
+
+def test_gradcheck_shows_progress_on_a_long_check(text_run, monkeypatch):
+    from nncli.render import model as view
+
+    folder, _ = text_run
+    monkeypatch.setattr(view, "PROGRESS_AFTER", 0.0)
+    result = run("gradcheck", folder, "--max-entries", "30",
+                 env={"TTY_COMPATIBLE": "1", "TERM": "xterm"})
+    assert result.exit_code == 0 and "gradcheck: entries" in result.stderr
+    assert "gradcheck: entries" not in result.stdout
+    quiet = run("gradcheck", folder, "--max-entries", "30")       # not a terminal: nothing
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
+def test_agreement_names_missing_fillers_and_the_model_that_failed(text_run, tmp_path):
+    folder, _ = text_run
+    one = one_error_line(run("agreement", folder, "--fillers", "0,5", "--pairs", "2"))
+    assert one.startswith(f"MODEL {folder}: the vocabulary lacks the filler words ")
+    assert "trained without data.fillers" in one and "--set data.fillers=[0,30]" in one
+    assert "data: {name: agreement}" not in one
+    far = tmp_path / "far.yaml"
+    far.write_text(AGREE.replace("test: 40}", "test: 40, fillers: [0, 3]}"))
+    trained = run("train", far, "--out", tmp_path / "far")
+    assert trained.exit_code == 0, trained.stderr
+    assert run("agreement", tmp_path / "far", "--fillers", "0,2", "--pairs", "2").exit_code \
+        == 0
+    both = one_error_line(run("agreement", tmp_path / "far", folder, "--fillers", "0,2",
+                              "--pairs", "2"))
+    assert both.startswith(f"MODEL {folder}: ")                  # the second one failed
+
+
+def test_agreement_with_one_model_has_a_full_width_title(text_run):
+    folder, _ = text_run
+    lines = run("agreement", folder, "--pairs", "2").stdout.splitlines()
+    assert lines[0] == "subject-verb agreement: P(right form) > P(wrong form)?"
+    caption = lines[lines.index(next(x for x in lines if x.startswith("mods:"))):]
+    assert len(caption[0]) > 60                        # wrapped to 80, not the table's width
+
+
+# --------------------------------------------------------------------------- backward
+
+def test_backward_shows_a_dash_for_a_parameter_at_zero(digit):
+    args = ("backward", "digits_cnn", "-x", digit, "-y", "3")
+    params = json.loads(run(*args, "--json").stdout)["params"]
+    assert params["0.bias"]["param_l2"] == 0 and params["0.bias"]["rel_norm"] is None
+    assert params["0.weight"]["rel_norm"] == pytest.approx(
+        params["0.weight"]["l2"] / params["0.weight"]["param_l2"])
+    cells = {}
+    for line in run(*args).stdout.splitlines():
+        cell = [c.strip() for c in line.strip("│").split("│")]
+        if cell[0] in ("0.bias", "0.weight") and len(cell) == 4:
+            cells[cell[0]] = cell[3]
+    assert cells == {"0.weight": f"{params['0.weight']['rel_norm']:.4g}", "0.bias": "—"}
+
+
+def test_a_narrow_heatmap_keeps_its_labels_whole():
+    lines = run("pool", "[[[1]],[[2]]]", "--size", "1").stdout.splitlines()
+    assert "channel 0" in lines and "channel 1" in lines
+    assert not any(line.strip() in ("chann", "el 0", "el 1") for line in lines)

@@ -14,7 +14,7 @@ import typer
 
 from nncli.app import app
 from nncli.commands.help_format import NEGATIVE_NUMBER
-from nncli.commands.options import draws, json_option
+from nncli.commands.options import FULL, draws, json_option
 from nncli.errors import InputError, check_int
 
 if TYPE_CHECKING:
@@ -79,7 +79,9 @@ def conv(
     padding: int = typer.Option(0, "--padding", help="Rings of zeros around INPUT (>= 0)."),
     explain: str | None = typer.Option(None, "--explain", metavar="ROW,COL",
                                        help="Show the sum of products for one output cell "
-                                       "(F,ROW,COL for a 4-D kernel)."),
+                                       "(F,ROW,COL for a 4-D kernel); a large INPUT shows the "
+                                       "rows and columns around it."),
+    full: bool = FULL,
     as_json: bool = JSON,
 ) -> None:
     """Convolve INPUT with KERNEL (cross-correlation, no flip) and show every step.
@@ -123,7 +125,7 @@ def conv(
                 "expression": info["expression"]}
         _emit_json(payload)
         return
-    show_conv(conv, info)
+    show_conv(conv, info, full)
 
 
 # --------------------------------------------------------------------------- pool
@@ -137,6 +139,7 @@ def pool(
     stride: int | None = typer.Option(None, "--stride", help="Step between windows "
                                       "(default: the window size)."),
     mode: str = typer.Option("max", "--mode", help="max or avg."),
+    full: bool = FULL,
     as_json: bool = JSON,
 ) -> None:
     """Pool INPUT with k x k windows (max or average) and mark each window's winner.
@@ -170,7 +173,7 @@ def pool(
             payload["winners"] = winners
         _emit_json(payload)
         return
-    show_pool(x, y, winners, size, stride, mode)
+    show_pool(x, y, winners, size, stride, mode, full)
 
 
 # --------------------------------------------------------------------------- softmax

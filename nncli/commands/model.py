@@ -15,6 +15,7 @@ import typer
 from nncli.app import app, warning_line
 from nncli.commands.options import (
     CONFIG,
+    FULL,
     JSON,
     SET,
     TARGET,
@@ -121,11 +122,13 @@ def forward_cmd(
     layer: int | None = typer.Option(None, "--layer", "-l", help="Show only this layer's "
                                      "output (0-based index, as in `nncli summary`)."),
     dtype: str = DTYPE,
+    full: bool = FULL,
     as_json: bool = JSON,
 ) -> None:
     """Run the input through the network and show every layer's output.
 
-    Each output is shown as a heatmap (truncated when large) with statistics over all of it.
+    Each output is shown as a heatmap with statistics over all of it; a large one is cut
+    (a note says what was cut) unless --full.
 
     [bold]Examples[/]
 
@@ -151,7 +154,7 @@ def forward_cmd(
                                 **tensor_record(outputs[i]), "output": outputs[i]}
                                for i in picked]})
         return
-    show_forward(x, outputs, [m.kind for m in model.layers], picked)
+    show_forward(x, outputs, [m.kind for m in model.layers], picked, full)
 
 
 def _check_layer(layer: int | None, model) -> None:
@@ -172,6 +175,7 @@ def backward_cmd(
     weights: Path | None = WEIGHTS,
     overrides: list[str] = SET,
     dtype: str = DTYPE,
+    full: bool = FULL,
     as_json: bool = JSON,
 ) -> None:
     """The loss, every parameter's gradient and the gradient norms, layer by layer.
@@ -204,7 +208,7 @@ def backward_cmd(
                     "params": b.records, "output_grad_norms": b.arriving,
                     "input_grad_norm": b.input_grad_norm})
         return
-    show_backward(model.loss_name, model.reduction, b)
+    show_backward(model.loss_name, model.reduction, b, full)
 
 
 # ---- gradcheck -------------------------------------------------------------------------
@@ -221,14 +225,20 @@ def gradcheck_cmd(
                                       "batch of 2."),
     target: str | None = target_option(required=False, extra="Default: seeded random "
                                        "targets."),
-    max_entries: int | None = typer.Option(None, "--max-entries", help="Check a seeded "
-                                           "sample of at most this many entries per tensor."),
+    # 100 = nncli.gradcheck.SAMPLE (not imported here: keeps --help fast).
+    max_entries: int | None = typer.Option(None, "--max-entries", metavar="N",
+                                           show_default=False, help="Check a seeded sample "
+                                           "of at most N entries per tensor (default 100)."),
+    check_all: bool = typer.Option(False, "--all", help="Check every entry of every tensor "
+                                   "(slow on big models: each entry is two forward passes)."),
     as_json: bool = JSON,
 ) -> None:
     """Check backward against centred finite differences, in float64.
 
     One row per parameter (and the input) with the largest relative error; exit code 1 if
-    any is above --tol.
+    any is above --tol. Each tensor is checked on a seeded sample of 100 entries unless
+    --all; a long check shows its progress on stderr. A model that reads token ids (an
+    embedding first) has no input row: ids have no gradient.
 
     [bold]Examples[/]
 
@@ -238,16 +248,20 @@ def gradcheck_cmd(
 
     from nncli import inspection
     from nncli.errors import InputError, RunFailed
-    from nncli.gradcheck import gradcheck
+    from nncli.gradcheck import SAMPLE, gradcheck
     from nncli.io import read_array
     from nncli.output import write_json
-    from nncli.render.model import show_gradcheck
+    from nncli.render.model import progress_on_stderr, show_gradcheck
 
     for option, value in (("--eps", eps), ("--tol", tol)):
         if not 0 < value < float("inf"):
             raise InputError(f"{option}: expected a finite number > 0, got {value}")
     if max_entries is not None and max_entries < 1:
         raise InputError(f"--max-entries: expected an integer >= 1, got {max_entries}")
+    if check_all and max_entries is not None:
+        raise InputError("--all: checks every entry, so --max-entries has nothing to cap; "
+                         "drop one of them")
+    entries = None if check_all else (SAMPLE if max_entries is None else max_entries)
     spec, model = load_model(config, weights, overrides)
     rng = np.random.default_rng(spec.seed)
     x = (inspection.random_batch(model, rng) if input_ is None
@@ -255,7 +269,9 @@ def gradcheck_cmd(
     y = (inspection.random_targets(model, rng, len(x)) if target is None
          else read_array(target, "--target"))
     y = model.targets(y, "--target")
-    results = gradcheck(model, x, y, eps=eps, tol=tol, max_entries=max_entries, rng=rng)
+    with progress_on_stderr("gradcheck") as progress:
+        results = gradcheck(model, x, y, eps=eps, tol=tol, max_entries=entries, rng=rng,
+                            progress=progress)
     passed = all(r.passed for r in results)
     if as_json:
         write_json({"schema": "nncli.gradcheck/1", "eps": eps, "tol": tol, "passed": passed,

@@ -1,10 +1,11 @@
 """The command-line options several commands share, declared once.
 
 Every command that takes a model uses the same CONFIG argument, `--weights/-w`,
-`--input/-x`, `--target/-y`, `--out/-o`, `--length/-n` and `--json`: the same flags, the
-same metavar and the same help text, so `-w` works wherever `--weights` does. A command
-whose option means a little more (a default, a shape) adds one sentence with `extra=`;
-`--out` names what the command writes. New shared options go here too.
+`--input/-x`, `--target/-y`, `--out/-o`, `--length/-n`, `--json` and `--full` (where they
+apply): the same flags, the same metavar and the same help text, so `-w` works wherever
+`--weights` does. A command whose option means a little more (a default, a shape) adds
+one sentence with `extra=`; `--out` names what the command writes. New shared options go
+here too.
 
 CONFIG also takes the name of a built-in example config (`nncli train digits_cnn`): its
 callback turns a name into the shipped file's path, so a command sees a path either way.
@@ -97,6 +98,15 @@ def out_option(help: str, required: bool = False, metavar: str = "PATH") -> Any:
 def json_option(extra: str = "") -> Any:
     """--json: plain JSON on stdout (each object names its schema, see `nncli schema`)."""
     return typer.Option(False, "--json", help=_help(JSON_HELP, extra))
+
+
+FULL_HELP = ("Show every value: no rows, columns or maps cut (wide tables continue in "
+             "blocks below). Without it, a note says what was cut.")
+
+
+def full_option(extra: str = "") -> Any:
+    """--full: tables and heatmaps uncut (forward, backward, conv, pool, eval)."""
+    return typer.Option(False, "--full", help=_help(FULL_HELP, extra))
 
 
 def length_option(default: int, extra: str = "") -> Any:
@@ -207,3 +217,4 @@ INPUT = input_option()
 TARGET = target_option()
 JSON = json_option()
 SET = set_option()
+FULL = full_option()

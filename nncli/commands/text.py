@@ -211,7 +211,7 @@ def agreement_cmd(
     for m in models:
         w = None if m.is_dir() else given.pop(0)
         loaded = load_text_model(m, w, "MODEL", overrides)
-        rows = text.score_agreement(loaded.model, loaded.vocab, test)
+        rows = text.score_agreement(loaded.model, loaded.vocab, test, f"MODEL {m}")
         results.append({"model": loaded.spec.name, "source": str(m),
                         "weights": str(loaded.weights),
                         "rows": [_row_json(r, bool(counts)) for r in rows]})

@@ -28,6 +28,7 @@ from nncli.commands.options import (
     WEIGHTS,
     config_argument,
     draws,
+    full_option,
     input_option,
     json_option,
     out_option,
@@ -296,6 +297,8 @@ def eval_command(
     limit: int | None = typer.Option(None, "--limit", metavar="K", show_default=False,
                                      help=f"With --errors: list at most K samples (default "
                                      f"{ERRORS_LIMIT})."),
+    # 20: nncli.render.evaluate.CONFUSION_MAX (not imported here: keeps --help fast).
+    full: bool = full_option(extra="Also the confusion matrix of more than 20 classes."),
     as_json: bool = JSON,
 ) -> None:
     """Loss and accuracy of trained weights on one split of the spec's data.
@@ -343,7 +346,7 @@ def eval_command(
         return
     from nncli.render.evaluate import show_eval
 
-    show_eval(payload, loaded.source)
+    show_eval(payload, loaded.source, full)
     if wrong is not None:
         from nncli.render.inspect import show_errors
 

@@ -15,11 +15,10 @@ PREDICT_ROWS = 50       # samples shown by predict (--json has all)
 CONFUSION_MAX = 20      # classes up to which eval draws the confusion matrix
 
 
-def show_eval(p: dict, source: str) -> None:
+def show_eval(p: dict, source: str, full: bool = False) -> None:
     """The loss (accuracy, perplexity) on one split, and the confusion matrix of a
-    classifier with up to CONFUSION_MAX classes."""
-    from rich import box
-    from rich.table import Table
+    classifier with up to CONFUSION_MAX classes (any number with `full`), its columns in
+    blocks as wide as the console."""
     from rich.text import Text
 
     from nncli.render import tensor as render
@@ -41,24 +40,54 @@ def show_eval(p: dict, source: str) -> None:
     if not confusion:
         return
     k = len(confusion)
-    if k > CONFUSION_MAX:
-        out.print(Text(f"({k} classes: the confusion matrix is in --json)", style="dim"))
+    if k > CONFUSION_MAX and not full:
+        out.print(Text(f"({k} classes: the confusion matrix is in --json, or drawn with "
+                       f"--full)", style="dim"))
         return
     out.print(Text("confusion matrix (rows: true class, columns: predicted class)"))
+    for block in _column_blocks(confusion, out.width):
+        out.print(_confusion_table(confusion, block, last=block[-1] == k - 1))
+
+
+def _column_blocks(confusion: list[list[int]], width: int) -> list[list[int]]:
+    """The predicted-class columns in blocks that fit `width` with the true/recall columns."""
+    k = len(confusion)
+    sizes = [max(len(str(j)), *(len(str(row[j])) for row in confusion)) + 3 for j in range(k)]
+    room = max(width - len("true") - len("recall") - 6, 1)
+    blocks: list[list[int]] = [[]]
+    used = 0
+    for j, size in enumerate(sizes):
+        if blocks[-1] and used + size > room:
+            blocks.append([])
+            used = 0
+        blocks[-1].append(j)
+        used += size
+    return blocks
+
+
+def _confusion_table(confusion: list[list[int]], columns: list[int], last: bool):
+    """One block of the confusion matrix: the true class, `columns`, recall in the last."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("true", justify="right", style="bold")
-    for j in range(k):
+    for j in columns:
         table.add_column(str(j), justify="right")
-    table.add_column("recall", justify="right")
+    if last:
+        table.add_column("recall", justify="right")
     for i, row in enumerate(confusion):
         cells: list[Any] = [str(i)]
-        for j, count in enumerate(row):
+        for j in columns:
+            count = row[j]
             style = "bold green" if i == j else ("bold red" if count else "dim")
             cells.append(Text(str(count) if count else "·", style=style))
-        n = sum(row)
-        cells.append(percent(row[i] / n) if n else "—")
+        if last:
+            n = sum(row)
+            cells.append(percent(row[i] / n) if n else "—")
         table.add_row(*cells)
-    out.print(table)
+    return table
 
 
 def show_predict(p: dict, source: str) -> None:

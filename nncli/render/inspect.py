@@ -53,7 +53,7 @@ def show_weights(source: str, layers: list[tuple[int, Any]]) -> None:
     for i, layer in layers:
         for key, w in layer.params.items():
             out.print()
-            names = {4: ("filter", "channel"), 3: ("gate",)}.get(w.ndim, ())
+            names = render.param_axes(w.ndim)
             what = {4: "filters x input channels x height x width",
                     2: "rows: outputs, columns: inputs"}.get(w.ndim, "")
             out.print(render.heatmap(w, f"{i}.{key} ({layer.kind}) "

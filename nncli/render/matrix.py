@@ -22,11 +22,13 @@ def _pad_span(n: int, p: int) -> str:
     return f"{-p}..-1 and {n}..{n + p - 1}"
 
 
-def show_conv(conv: Conv, info: dict | None) -> None:
-    """INPUT (padded, the explained patch highlighted), KERNEL, OUTPUT, the size formula and
-    the explanation of one cell (`info` from nncli.matrix.explain_cell)."""
+def show_conv(conv: Conv, info: dict | None, full: bool = False) -> None:
+    """INPUT (padded, the explained patch highlighted and kept in view), KERNEL, OUTPUT, the
+    size formula and the explanation of one cell (`info` from nncli.matrix.explain_cell);
+    every value with `full`."""
     x, w, y, stride, padding = conv.x, conv.w, conv.y, conv.stride, conv.padding
     out = render.console()
+    cut = {"full": full, "hint": render.FULL_HINT}
     h, wd = x.shape[-2:]
     kh, kw = w.shape[-2:]
     highlight: set[tuple[int, ...]] = set()
@@ -44,16 +46,16 @@ def show_conv(conv: Conv, info: dict | None) -> None:
                   + (f"rows and cols {_pad_span(h, padding)} are padding" if h == wd else
                      f"rows {_pad_span(h, padding)}, cols {_pad_span(wd, padding)} are padding"))
     out.print(render.heatmap(shown_x, title, highlight=highlight, axis_names=("channel",),
-                             origin=(-padding, -padding)))
+                             origin=(-padding, -padding), **cut))
     out.print()
     k_names = ("filter", "channel") if w.ndim == 4 else ("channel",)
     out.print(render.heatmap(w, f"KERNEL ({render.shape_str(w.shape)})",
-                             axis_names=k_names))
+                             axis_names=k_names, **cut))
     out.print()
     cell_hl = {tuple(info["cell"][-y.ndim:])} if info is not None else set()
     out.print(render.heatmap(y, f"OUTPUT ({render.shape_str(y.shape)}), stride {stride}, "
                                 f"padding {padding}", highlight=cell_hl,
-                             axis_names=("filter",)))
+                             axis_names=("filter",), **cut))
     out.print(Text("output size per axis = floor((n + 2*padding - k) / stride) + 1"))
     out.print(Text(f"  rows: {size_formula(h, kh, stride, padding)}; "
                    f"cols: {size_formula(wd, kw, stride, padding)}"))
@@ -73,9 +75,11 @@ def show_conv(conv: Conv, info: dict | None) -> None:
 
 
 def show_pool(x: np.ndarray, y: np.ndarray, winners: np.ndarray | None, size: int,
-              stride: int, mode: str) -> None:
-    """INPUT with each window's winner marked *, OUTPUT, and the size formula."""
+              stride: int, mode: str, full: bool = False) -> None:
+    """INPUT with each window's winner marked *, OUTPUT, and the size formula (every value
+    with `full`)."""
     out = render.console()
+    cut = {"full": full, "hint": render.FULL_HINT}
     h, wd = x.shape[-2:]
     marks = np.zeros(x.shape, dtype=bool)
     if winners is not None:
@@ -85,10 +89,11 @@ def show_pool(x: np.ndarray, y: np.ndarray, winners: np.ndarray | None, size: in
     note = ("v* = the input cell that won its window (first maximum in row-major order)"
             if mode == "max" else "each output cell is the mean of its window")
     out.print(render.heatmap(x, f"INPUT ({render.shape_str(x.shape)})", mark=marks,
-                             axis_names=("channel",), caption=note))
+                             axis_names=("channel",), caption=note, **cut))
     out.print()
     out.print(render.heatmap(y, f"OUTPUT ({render.shape_str(y.shape)}), {mode} pool "
-                                f"{size}x{size}, stride {stride}", axis_names=("channel",)))
+                                f"{size}x{size}, stride {stride}", axis_names=("channel",),
+                             **cut))
     out.print(Text("output size per axis = floor((n - size) / stride) + 1"))
     out.print(Text(f"  rows: {size_formula(h, size, stride, None)}; "
                    f"cols: {size_formula(wd, size, stride, None)}"))
@@ -119,7 +124,7 @@ def show_softmax(z: np.ndarray, e: np.ndarray, p: np.ndarray, temperature: float
             table.add_row(str(j), fmt_z(zr[j]), render.format_float(er[j]),
                           render.format_float(pr[j]), render.bar(float(pr[j]), 20),
                           style=style)
-        out.print(table)
+        out.print(render.titled(table))
         out.print(Text(f"max z = {fmt_z(zr.max())} (subtracted first); sum of exp = "
                        f"{render.format_float(er.sum())}; sum of P = "
                        f"{render.format_float(pr.sum())}", style="dim"))

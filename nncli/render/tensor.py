@@ -32,6 +32,7 @@ ELLIPSIS = "…"
 # ColorBrewer RdBu: light -> strong for each sign.
 _NEG = ((209, 229, 240), (103, 169, 207), (33, 102, 172))
 _POS = ((253, 219, 199), (239, 138, 98), (178, 24, 43))
+FULL_HINT = "--full shows all"     # the cut note of commands that have --full
 LEGEND = ("colour: blue < 0 < red (white = 0); bold: |v| >= max|v|/2; dim: 0; "
           "[v]: highlighted; v*: marked")
 
@@ -63,6 +64,30 @@ def bar(fraction: float, width: int = 20) -> str:
     return text.ljust(width)
 
 
+# --------------------------------------------------------------------------- tables
+
+def titled(table: Table) -> Group:
+    """`table` with its title above it and its caption below it as lines as wide as the
+    console: rich wraps them to the table's own width, which splits words when the table
+    is narrow ("chann / el 0")."""
+    title, caption = table.title, table.caption
+    table.title = table.caption = None
+    parts: list = []
+    if title:
+        parts.append(Text(title, style="table.title") if isinstance(title, str) else title)
+    parts.append(table)
+    if caption:
+        parts.append(Text(caption, style="table.caption") if isinstance(caption, str)
+                     else caption)
+    return Group(*parts)
+
+
+def param_axes(ndim: int) -> tuple[str, ...]:
+    """The names of a parameter's leading axes: a conv weight's filter and input channel,
+    a gated cell's stacked gates."""
+    return {4: ("filter", "channel"), 3: ("gate",)}.get(ndim, ())
+
+
 # --------------------------------------------------------------------------- colour
 
 def _lerp(a: tuple[int, ...], b: tuple[int, ...], t: float) -> tuple[int, int, int]:
@@ -84,14 +109,33 @@ def cell_style(value: float, scale: float) -> Style:
 
 # --------------------------------------------------------------------------- heatmap
 
-def _pick(n: int, limit: int) -> list[int | None]:
-    """Indices to show along an axis of length n, at most `limit` slots; None = '…'."""
+def _pick(n: int, limit: int, focus: tuple[int, int] | None = None) -> list[int | None]:
+    """Indices to show along an axis of length n, at most `limit` slots; None = '…'.
+
+    Without `focus`: the head and the tail. With focus (lo, hi): the first and last index
+    and a window around lo..hi, so a highlighted cell is never in the cut-out middle."""
     if n <= limit:
         return list(range(n))
     limit = max(limit, 3)
-    head = limit - 1 - (limit - 1) // 2
-    tail = (limit - 1) // 2
-    return [*range(head), None, *range(n - tail, n)]
+    if focus is None:
+        head = limit - 1 - (limit - 1) // 2
+        tail = (limit - 1) // 2
+        return [*range(head), None, *range(n - tail, n)]
+    lo, hi = max(0, focus[0]), min(n - 1, focus[1])
+    room = max(limit - 4, hi - lo + 1)              # first, …, the window, …, last
+    start = max(0, min(lo - (room - (hi - lo + 1)) // 2, n - room))
+    out: list[int | None] = []
+    for i in sorted({0, n - 1, *range(start, start + room)}):
+        if out and i != out[-1] + 1:
+            out.append(None)
+        out.append(i)
+    return out
+
+
+def _blocks(n: int, per_block: int) -> list[list[int | None]]:
+    """Every index of an axis of length n, in blocks of at most `per_block` (--full)."""
+    per_block = max(per_block, 1)
+    return [list(range(i, min(i + per_block, n))) for i in range(0, n, per_block)]
 
 
 class _Mask:
@@ -124,8 +168,10 @@ class Heatmap:
     shown as [v] / v*.
     origin: label of the first row/column per axis (e.g. (-1, -1) for a padded input).
     scale: the |v| that gets the strongest colour (default: max |v| of `array`).
-    Rows/columns beyond max_rows/max_cols (or the console width) are cut with "…".
-    Built lazily, so truncation can use the console width.
+    Rows/columns beyond max_rows/max_cols (or the console width) are cut with "…", keeping
+    the highlighted cells in view, and a note says what was cut (`hint`: how to see all,
+    e.g. "--full shows every value"). full=True cuts nothing: every map and row, the
+    columns in blocks as wide as the console. Built lazily, so cuts can use the width.
     """
 
     def __init__(self, array: np.ndarray, title: str | None = None, *,
@@ -134,7 +180,8 @@ class Heatmap:
                  max_rows: int = 16, max_cols: int = 16, max_maps: int = 8,
                  axis_names: Sequence[str] = (), origin: Sequence[int] = (),
                  caption: str | None = None, stats: bool = True,
-                 scale: float | None = None) -> None:
+                 scale: float | None = None, full: bool = False,
+                 hint: str | None = None) -> None:
         self.array = np.asarray(array)
         if self.array.ndim == 0:
             self.array = self.array.reshape(1)
@@ -146,6 +193,7 @@ class Heatmap:
         self.origin = tuple(origin)
         self.caption = caption
         self.stats = stats
+        self.full, self.hint = full, hint
         a = self.array
         finite = np.abs(a[np.isfinite(a)]) if a.dtype.kind == "f" else np.abs(a)
         self.scale = float(scale) if scale is not None else (
@@ -181,17 +229,45 @@ class Heatmap:
         width = max(len(self.fmt(v)) for v in sample)
         return width + (2 if self.highlight else 0) + (1 if self.mark else 0)
 
-    def _table(self, lead: tuple[int, ...], rows: int, cols: int, title: str | None) -> Table:
+    def _focus(self, axis: int) -> tuple[int, int] | None:
+        """The range of the highlighted cells along `axis` (-2 rows, -1 columns)."""
+        hl = self.highlight
+        if isinstance(hl, _Mask):
+            where = np.argwhere(hl.mask)
+            picked = where[:, axis] if len(where) else []
+        else:
+            picked = [index[axis] for index in hl]
+        return (int(min(picked)), int(max(picked))) if len(picked) else None
+
+    def _cut_note(self, hidden_maps: int, row_ix: list, col_ix: list) -> Text | None:
+        """'… 8 more maps not shown; 16 of 40 rows, 6 of 10 columns shown (stats cover
+        all; --full shows all)'."""
+        a = self.array
+        pieces, shown = [], []
+        if hidden_maps:
+            pieces.append(f"{hidden_maps} more maps not shown")
+        rows = sum(i is not None for i in row_ix)
+        if a.ndim >= 2 and rows < a.shape[-2]:
+            shown.append(f"{rows} of {a.shape[-2]} rows")
+        cols = sum(i is not None for i in col_ix)
+        if cols < a.shape[-1]:
+            shown.append(f"{cols} of {a.shape[-1]} {'columns' if a.ndim >= 2 else 'values'}")
+        if shown:
+            pieces.append(", ".join(shown) + " shown")
+        if not pieces:
+            return None
+        hint = f"; {self.hint}" if self.hint else ""
+        return Text(f"{ELLIPSIS} {'; '.join(pieces)} (stats cover all{hint})", style="dim")
+
+    def _table(self, lead: tuple[int, ...], row_ix: list, col_ix: list,
+               title: str | None) -> Table:
         a = self.array
         two_d = a.ndim >= 2
-        h = a.shape[-2] if two_d else 1
-        w = a.shape[-1]
         r0 = self.origin[-2] if two_d and len(self.origin) >= 2 else 0
         c0 = self.origin[-1] if self.origin else 0
-        col_ix = _pick(w, cols)
-        row_ix = _pick(h, rows) if two_d else [0]
         table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1),
                       show_edge=False, title_justify="left", header_style="dim")
+        # the label goes above as a full-width line (see `titled`)
         if two_d:
             table.add_column("", style="dim", justify="right")
         for j in col_ix:
@@ -212,25 +288,35 @@ class Heatmap:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         a = self.array
-        cell_w = self._cell_width() + 1
         h = a.shape[-2] if a.ndim >= 2 else 1
-        label_w = len(str(h + (self.origin[-2] if len(self.origin) >= 2 else 0))) + 1
-        fit = max(3, (options.max_width - label_w - 1) // max(cell_w + 1, 2))
-        cols = min(self.max_cols, fit)
+        two_d = a.ndim >= 2
+        # A SIMPLE_HEAD table without edge padding: the row labels, then 3 characters
+        # (padding, rule, padding) before each column as wide as its cells or its label.
+        r0 = self.origin[-2] if two_d and len(self.origin) >= 2 else 0
+        c0 = self.origin[-1] if self.origin else 0
+        label_w = max(len(str(r0)), len(str(h - 1 + r0)), 1) if two_d else -3
+        cell_w = max(self._cell_width(), len(str(c0)), len(str(a.shape[-1] - 1 + c0)))
+        fit = max(3, (options.max_width - label_w) // (cell_w + 3))
+        if self.full:
+            row_ix: list[int | None] = list(range(h)) if two_d else [0]
+            col_blocks = _blocks(a.shape[-1], fit)
+        else:
+            row_ix = _pick(h, self.max_rows, self._focus(-2)) if two_d else [0]
+            col_blocks = [_pick(a.shape[-1], min(self.max_cols, fit), self._focus(-1))]
+        leads = [()] if a.ndim <= 2 else [tuple(int(i) for i in lead)
+                                          for lead in np.ndindex(*a.shape[:-2])]
+        shown = leads if self.full or len(leads) <= self.max_maps else leads[:self.max_maps]
         parts: list = []
         if self.title:
             parts.append(Text(self.title, style="bold"))
-        if a.ndim <= 2:
-            parts.append(self._table((), self.max_rows, cols, None))
-        else:
-            leads = list(np.ndindex(*a.shape[:-2]))
-            shown = leads if len(leads) <= self.max_maps else leads[:self.max_maps]
-            for lead in shown:
-                lead = tuple(int(i) for i in lead)
-                parts.append(self._table(lead, self.max_rows, cols, self._label(lead)))
-            if len(leads) > len(shown):
-                parts.append(Text(f"{ELLIPSIS} {len(leads) - len(shown)} more maps not shown "
-                                  f"(the stats cover all)", style="dim"))
+        for lead in shown:
+            for k, col_ix in enumerate(col_blocks):
+                label = self._label(lead) if lead and k == 0 else None
+                parts.append(titled(self._table(lead, row_ix, col_ix, label)))
+        note = None if self.full else self._cut_note(len(leads) - len(shown), row_ix,
+                                                     col_blocks[0])
+        if note is not None:
+            parts.append(note)
         if self.stats:
             parts.append(Text(stats_line(a), style="dim"))
         if self.caption:

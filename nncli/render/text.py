@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from nncli import text
-from nncli.render.tensor import console
+from nncli.render.tensor import console, titled
 
 CONTEXT_CHARS = 18       # characters of context shown per step by --explain
 
@@ -137,7 +137,7 @@ def show_agreement(results: list[dict], test, far: bool = False) -> None:
             style = "green" if acc >= 0.9 else ("red" if acc < 0.7 else "yellow")
             cells.append(Text.assemble((f"{100 * acc:5.1f}%", style), (f" {p:.3f}", "dim")))
         table.add_row(*cells)
-    out.print(table)
+    out.print(titled(table))
     if far:
         pair = max(test, key=lambda p: (p.fillers <= 6, p.fillers))
         out.print(Text.assemble((f"e.g. {pair.fillers} fillers: ", "dim"),

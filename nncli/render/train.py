@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from rich.console import Console
-    from rich.table import Table
+    from rich.console import Console, Group
     from rich.text import Text
 
     from nncli.train import Trainer
@@ -106,42 +105,52 @@ class TrainView:
             f"{s['dtype']} · {t.engine.describe()} · until epoch "
             f"{event.stop_epoch} · run folder {event.run_dir}")
 
-    def _table(self) -> Table:
+    def _table(self) -> Group:
         from rich import box
         from rich.table import Table
 
-        from nncli.render import tensor as render
+        from nncli.render.tensor import titled
 
         history = self.trainer.history
         best = (self.trainer.best or {}).get("epoch")
         hidden = max(0, len(history) - TABLE_ROWS)
+        shown = history[hidden:]
+        fold = (f"{GRAD}all", [metric(_global_norm(m["grad_norms"]), 3) for m in shown])
+        columns, folded = fit_columns(self._columns(shown), self.console.width, fold)
+        notes = ([f"… {hidden} earlier epochs in metrics.jsonl"] if hidden else []) + \
+            ([folded] if folded else [])
         table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-                      caption=(f"… {hidden} earlier epochs in metrics.jsonl" if hidden
-                               else None), caption_justify="left")
-        ppl = any("train_perplexity" in m for m in history)      # a text model
-        names = ["epoch", "train\nloss"] + (["train\nacc"] if self.classify else []) + \
-            (["train\nppl"] if ppl else []) + ["val\nloss"] + \
-            (["val\nacc"] if self.classify else []) + (["val\nppl"] if ppl else []) + \
-            ["lr", "time\n(s)"] + [f"|grad|\n{n}" for n in self.layers]
-        for name in names:
+                      caption="\n".join(notes) or None, caption_justify="left")
+        for name, _ in columns:
             table.add_column(name, justify="right")
-        for m in history[hidden:]:
-            mark = "★" if m["epoch"] == best else " "
-            row = [f"{m['epoch']}{mark}", metric(m["train_loss"])]
-            if self.classify:
-                row.append(percent(m.get("train_accuracy")))
-            if ppl:
-                row.append(metric(m.get("train_perplexity")))
-            row.append(metric(m["val_loss"]))
-            if self.classify:
-                row.append(percent(m.get("val_accuracy")))
-            if ppl:
-                row.append(metric(m.get("val_perplexity")))
-            row += [render.format_float(m["lr"], 3), f"{m['seconds']:.2f}"]
-            row += [metric(m["grad_norms"].get(n), 3) for n in self.layers]
+        for row, m in enumerate(shown):
             old = m["epoch"] < self.first_epoch
-            table.add_row(*row, style="dim" if old else ("bold" if m["epoch"] == best else ""))
-        return table
+            table.add_row(*(cells[row] for _, cells in columns),
+                          style="dim" if old else ("bold" if m["epoch"] == best else ""))
+        return titled(table)
+
+    def _columns(self, shown: list[dict]) -> list[tuple[str, list[str]]]:
+        """(header, one cell per epoch) for every column the table can show, the per-layer
+        gradient norms last (they go first when the width is short: fit_columns)."""
+        from nncli.render import tensor as render
+
+        best = (self.trainer.best or {}).get("epoch")
+        ppl = any("train_perplexity" in m for m in shown)      # a text model
+        columns = [("epoch", [f"{m['epoch']}{'★' if m['epoch'] == best else ' '}"
+                              for m in shown])]
+        for split in ("train", "val"):
+            columns.append((f"{split}\nloss", [metric(m[f"{split}_loss"]) for m in shown]))
+            if self.classify:
+                columns.append((f"{split}\nacc", [percent(m.get(f"{split}_accuracy"))
+                                                  for m in shown]))
+            if ppl:
+                columns.append((f"{split}\nppl", [metric(m.get(f"{split}_perplexity"))
+                                                  for m in shown]))
+        columns.append(("lr", [render.format_float(m["lr"], 3) for m in shown]))
+        columns.append(("time\n(s)", [f"{m['seconds']:.2f}" for m in shown]))
+        columns += [(f"|grad|\n{n}", [metric(m["grad_norms"].get(n), 3) for m in shown])
+                    for n in self.layers]
+        return columns
 
     # ---- after the loop ----------------------------------------------------------------
     def finished(self, resumed: bool) -> None:
@@ -154,8 +163,10 @@ class TrainView:
         ran = history[self.first_epoch - 1:]
         seconds = sum(m["seconds"] for m in ran)
         wall = time.perf_counter() - self.started
-        out.print(Text.assemble(("done: ", "bold green"), f"epochs {self.first_epoch}-"
-                                f"{t.epoch} in {wall:.1f} s (training steps {seconds:.1f} s)"))
+        epochs = (f"epoch {t.epoch}" if self.first_epoch == t.epoch else
+                  f"epochs {self.first_epoch}-{t.epoch}")
+        out.print(Text.assemble(("done: ", "bold green"), f"{epochs} in {wall:.1f} s "
+                                f"(training steps {seconds:.1f} s)"))
         if history:
             last = history[-1]
             out.print(Text.assemble((f"last epoch {last['epoch']}  ", "bold"), _summary(last)))
@@ -171,7 +182,7 @@ class TrainView:
         for label, command in (
                 ("run folder", str(run)),
                 ("evaluate", f"nncli eval {_q(run)}"),     # a run folder: its best weights
-                ("predict", f"nncli predict {_q(run)} --input FILE"),
+                *_use(t, run),
                 ("continue" if t.epoch < spans else "train more",
                  f"nncli train --resume {_q(run)}{more}")):
             out.print(Text.assemble((f"{label:<11} ", "bold"), command), soft_wrap=True)
@@ -201,6 +212,17 @@ class TrainView:
                                 f"--resume {_q(t.run_dir)}", style="yellow"), soft_wrap=True)
 
 
+def _use(trainer: Trainer, run: Path) -> list[tuple[str, str]]:
+    """The closing hint's commands that use the model: predict on new input, or for a
+    text model complete a prompt (and agreement, for a model of the agreement grammar)."""
+    if trainer.spec.vocab is None:
+        return [("predict", f"nncli predict {_q(run)} --input FILE")]
+    data = trainer.spec.raw.get("data")
+    name = data.get("name") if isinstance(data, dict) else data
+    return [("complete", f"nncli complete {_q(run)} --prompt TEXT"),
+            *([("agreement", f"nncli agreement {_q(run)}")] if name == "agreement" else [])]
+
+
 def show_nothing_to_train(console: Console, trainer: Trainer) -> None:
     """The run has reached its --epochs already: say so and how to train further."""
     console.print(f"nothing to train: '{trainer.run_dir}' has trained {trainer.epoch} of "
@@ -224,6 +246,49 @@ def metric(v: float | None, digits: int = 4) -> str:
 def percent(v: float | None) -> str:
     """A fraction as a percentage with one decimal; — when there is none."""
     return "—" if v is None else f"{100 * v:.1f}%"
+
+
+GRAD = "|grad|\n"     # the header of a per-layer gradient norm column
+
+
+# Left out in this order when even one gradient column does not fit (metrics.jsonl has all).
+DROP_ORDER = ("train\nppl", "train\nacc", "time\n(s)", "lr")
+
+
+def fit_columns(columns: list[tuple[str, list[str]]], width: int,
+                fold: tuple[str, list[str]]) -> tuple[list[tuple[str, list[str]]], str | None]:
+    """The columns that fit `width` (rich's SIMPLE_HEAD table: 3 characters between
+    columns), and a note saying what had to go: the per-layer gradient norms first (folded
+    into `fold`, one column of their global L2 norm, else left out), then DROP_ORDER's."""
+    grads = [c for c in columns if c[0].startswith(GRAD)]
+    kept = [c for c in columns if not c[0].startswith(GRAD)]
+    if _width(columns) <= width or not grads:
+        return columns, None
+    if len(grads) > 1 and _width([*kept, fold]) <= width:
+        return [*kept, fold], (f"|grad| all: {len(grads)} layers' gradient norms as one L2 "
+                               f"norm; each is in metrics.jsonl")
+    gone = ["|grad|"]
+    for name in DROP_ORDER:
+        if _width(kept) <= width:
+            break
+        if any(header == name for header, _ in kept):
+            kept = [c for c in kept if c[0] != name]
+            gone.append(name.replace("\n", " "))
+    return kept, f"left out to fit {width} columns: {', '.join(gone)} (see metrics.jsonl)"
+
+
+def _width(columns: list[tuple[str, list[str]]]) -> int:
+    widths = [max(len(line) for text in (name, *cells) for line in text.split("\n"))
+              for name, cells in columns]
+    return sum(widths) + 3 * (len(widths) - 1)
+
+
+def _global_norm(norms: dict) -> float | None:
+    """sqrt(sum of squares) of the per-layer gradient norms (None when none is known)."""
+    import math
+
+    values = [v for v in norms.values() if v is not None]
+    return math.sqrt(sum(v * v for v in values)) if values else None
 
 
 def _summary(m: dict) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nncli.errors import InputError
-from nncli.text.grammar import AgreementPair
+from nncli.text.grammar import FILLERS, AgreementPair
 from nncli.text.model import check_text_model, next_log_probs
 from nncli.text.vocab import Vocab
 
@@ -25,15 +25,22 @@ class AgreementRow:
     fillers: int = 0                # filler words after the subject (0 without --fillers)
 
 
-def score_agreement(model, vocab: Vocab, pairs: Sequence[AgreementPair]) -> list[AgreementRow]:
+def score_agreement(model, vocab: Vocab, pairs: Sequence[AgreementPair],
+                    source: str = "MODEL") -> list[AgreementRow]:
     """For each pair, compare the model's next-token probabilities of the right and the wrong
-    verb form after the context; summarise per number of modifiers."""
-    window = check_text_model(model, vocab, "MODEL")
+    verb form after the context; summarise per number of modifiers. `source` names the
+    model in errors (which of several failed)."""
+    window = check_text_model(model, vocab, source)
     needed = {t for p in pairs for t in (*p.context, p.right, p.wrong)}
     missing = sorted(t for t in needed if t not in vocab.index)
+    lacks = f"{', '.join(map(repr, missing[:5]))}{' …' if len(missing) > 5 else ''}"
+    if missing and set(missing) <= set(FILLERS):    # an agreement model, without fillers
+        raise InputError(f"{source}: the vocabulary lacks the filler words {lacks}: the "
+                         f"model was trained without data.fillers; train one with them "
+                         f"(e.g. --set data.fillers=[0,30], as configs/agreement_far_rnn.yaml"
+                         f" does), or drop --fillers")
     if missing:
-        raise InputError(f"MODEL: the vocabulary lacks {', '.join(map(repr, missing[:5]))}"
-                         f"{' …' if len(missing) > 5 else ''}; score a model trained on "
+        raise InputError(f"{source}: the vocabulary lacks {lacks}; score a model trained on "
                          f"data: {{name: agreement}}")
     margin = np.empty(len(pairs))
     by_len: dict[int, list[int]] = {}
