@@ -38,7 +38,7 @@ class Summary:
     spec: Spec
     rows: list[dict[str, Any]]      # one per layer, up to a layer whose shape fails
     total_params: int
-    activation_bytes: int           # float64 layer outputs of one sample
+    activation_bytes: int           # float64 bytes one forward+backward keeps per sample
     failure: InputError | None      # the shape error that stopped the table, if any
 
 
@@ -47,14 +47,17 @@ def summarize(spec: Spec) -> Summary:
 
     A layer whose shape is impossible ends the table; its error is `failure`, so the rows
     before it can still be shown. A complete spec is also built once, which checks fixed
-    parameters' shapes and the memory budget."""
+    parameters' shapes and the memory budget. The activation memory is what one forward
+    and backward keep per sample (outputs, gradients, states, gates, caches: see
+    Model.sample_activation_bytes), as the memory budget counts it."""
     shapes, failure = [], None
     try:
         shapes.extend(iter_shapes(spec.layers, spec.input_shape))
     except ShapeError as err:
         failure = spec.shape_error(err)
+    act_bytes = 0
     if failure is None:
-        spec.build()
+        act_bytes = spec.build().sample_activation_bytes()
     rows = [{"index": i, "type": layer.kind, "options": layer.describe(),
              "output_shape": list(shape),
              "params": sum(math.prod(s) for s in layer.param_shapes(shape_in).values()),
@@ -62,7 +65,6 @@ def summarize(spec: Spec) -> Summary:
             for i, (layer, shape, shape_in) in enumerate(
                 zip(spec.layers, shapes, [spec.input_shape, *shapes], strict=False))]
     total = sum(r["params"] for r in rows)
-    act_bytes = sum(math.prod(r["output_shape"]) for r in rows) * 8
     return Summary(spec, rows, total, act_bytes, failure)
 
 

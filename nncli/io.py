@@ -53,7 +53,8 @@ def read_array(source: str, name: str = "INPUT", *, ndims: Iterable[int] | None 
     Returns int64 when every value is an integer (|v| <= 2**53), else float64; all values
     finite, at least one value, at most 4-D. `ndims` restricts the accepted ranks (`what`
     describes them in the error, e.g. "a 2-D matrix (H, W)").
-    npz members are chosen with `file.npz:key` (default: the first array).
+    npz members are chosen with `file.npz:key` (without a key, the archive must hold one
+    array: several are refused, listed, rather than the first taken silently).
     """
     if source == "-":
         arr = _read_stdin(name, stdin)
@@ -236,6 +237,11 @@ def _read_npz_member(path: Path | IO[bytes], name: str, key: str | None,
         keys = [n[:-4] for n in members]
         if not members:
             raise InputError(f"{name}: '{where}' holds no arrays")
+        if key is None and len(keys) > 1:
+            pick = (f"'{where}:{keys[0]}'" if isinstance(path, Path)
+                    else f"FILE.npz:{keys[0]} with the file instead of standard input")
+            raise InputError(f"{name}: '{where}' holds {len(keys)} arrays ({', '.join(keys)});"
+                             f" pick one, e.g. {pick}")
         if key is None:
             member = members[0]
         elif key in keys:

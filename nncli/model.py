@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nncli.budget import check_budget
+from nncli.budget import check_budget, memory_budget
 from nncli.errors import InputError
+from nncli.formatting import plural
 from nncli.layers import Layer, Softmax
 from nncli.losses import LOSSES, check_targets
 
@@ -61,6 +62,7 @@ class Model:
         # A softmax at the end of a cross-entropy classifier is fused into the loss: the loss
         # is computed stably from the logits, and backward starts below the softmax.
         self.fused_softmax = loss == "cross_entropy" and isinstance(layers[-1], Softmax)
+        self._sample_bytes: int | None = None      # see sample_activation_bytes
 
     # ---- shapes and parameters -------------------------------------------------------
     def infer_shapes(self) -> list[tuple[int, ...]]:
@@ -109,10 +111,26 @@ class Model:
         return (2 + optimizer_slots) * 8 * self.num_params(planned=True)
 
     def activation_bytes(self, batch: int) -> int:
-        """float64 bytes one forward+backward keeps for a batch: outputs, their gradients
-        and the layers' caches, estimated as 3 copies of every layer's output (an upper
-        bound in float32)."""
-        return 3 * 8 * batch * sum(int(np.prod(s)) for s in self.shapes)
+        """float64 bytes one forward+backward keeps for a batch (sample_activation_bytes
+        per sample): an upper bound in float32."""
+        return batch * self.sample_activation_bytes()
+
+    def sample_activation_bytes(self) -> int:
+        """float64 bytes one forward+backward keeps per sample: every layer's output and
+        its gradient, and what each layer holds for backward (a recurrent layer's states
+        and gates for every step, a conv's unfolded patches, a pool's winners, ...).
+
+        Measured once, on a copy of the model and one sample of zeros, by adding up the
+        arrays the layers hold afterwards, so any layer is counted as it really is. When 3
+        copies of the outputs (the quick estimate) are already over the memory budget, that
+        estimate is returned instead: the probe itself would not fit."""
+        if self._sample_bytes is None:
+            quick = 3 * 8 * sum(int(np.prod(s)) for s in self.shapes)
+            try:
+                self._sample_bytes = quick if quick > memory_budget() else _probe_bytes(self)
+            except InputError:          # a layer that refuses zeros: keep the estimate
+                self._sample_bytes = quick
+        return self._sample_bytes
 
     def zero_grad(self) -> None:
         for layer in self.layers:
@@ -166,8 +184,9 @@ class Model:
             raise InputError(f"{what}: expected one sample of shape {self.input_shape} or a "
                              f"batch (N, {', '.join(map(str, self.input_shape))}) but got "
                              f"{x.shape}".replace(", )", ")"))
-        check_budget(self.activation_bytes(len(x)), what, f"running a batch of {len(x):,} "
-                     f"samples through the model", "pass fewer samples at once")
+        check_budget(self.activation_bytes(len(x)), what, f"running a batch of "
+                     f"{plural(len(x), 'sample')} through the model",
+                     "pass fewer samples at once")
         if not np.all(np.isfinite(x)):
             raise InputError(f"{what}: holds NaN or infinite values")
         return x
@@ -231,3 +250,39 @@ class Model:
 
     def targets(self, y: np.ndarray, what: str = "target") -> np.ndarray:
         return check_targets(self.loss_name, self.shapes[self._loss_end() - 1], y, what)
+
+
+def _probe_bytes(model: Model) -> int:
+    """The float64 bytes a copy of `model` holds after a forward and backward pass on one
+    sample of zeros: the outputs, their gradients and the arrays the layers keep (each
+    buffer once, however many views of it there are; parameters and gradients are left
+    out: Model.param_bytes counts them)."""
+    import copy
+
+    probe = copy.deepcopy(model).astype(np.float64)
+    x = np.zeros((1, *probe.input_shape))
+    outputs = probe.forward(x, upto=probe._loss_end()).outputs
+    _, grads = probe.backward_from(np.zeros_like(outputs[-1]), keep=True)
+    seen: dict[int, int] = {}
+    for array in _arrays([outputs, grads, *(vars(layer) for layer in probe.layers)]):
+        base = array
+        while isinstance(base.base, np.ndarray):
+            base = base.base
+        seen[id(base)] = base.nbytes
+    return sum(seen.values())
+
+
+def _arrays(value, depth: int = 0):
+    """The numpy arrays in `value`: itself, or inside lists, tuples, dicts and objects a
+    few levels down (a layer's activation), skipping parameters and their gradients."""
+    if isinstance(value, np.ndarray):
+        yield value
+    elif depth < 4 and isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _arrays(item, depth + 1)
+    elif depth < 4 and isinstance(value, dict):
+        for key, item in value.items():
+            if key not in ("params", "grads"):
+                yield from _arrays(item, depth + 1)
+    elif depth < 4 and hasattr(value, "__dict__") and not isinstance(value, type):
+        yield from _arrays(vars(value), depth + 1)

@@ -291,17 +291,19 @@ def trace(model: Model, x: np.ndarray, target: np.ndarray, *, layer: int | None 
     idx = recurrent_index(model, layer, where)
     rec = model.layers[idx]
     mode, sliced = resolve_loss_at(model, idx, loss_at)
-    x = model.batch(x, "--input")
+    h, names = rec.hidden, rec.state_names
+    steps, width = model.input_shape if idx == 0 else model.shapes[idx - 1]
+    d = len(names) * h                                     # size of the joint state z_t
+    n = len(x) if np.ndim(x) > len(model.input_shape) else 1
+    from nncli.budget import check_budget
+
+    # Before the batch's own check (its activations): the Jacobians are the larger part.
+    check_budget(3 * n * steps * d * d * 8, size_option, f"the Jacobians of {n} x {steps} "
+                 f"steps x {d}x{d}", "trace fewer or shorter sequences at once")
+    x = model.batch(x, size_option)      # its memory is the size option's doing too
     target = _targets(model, target, sliced)
     if len(target) != len(x):
         raise InputError(f"--target: {len(target)} samples for {len(x)} input sequences")
-    n, h, names = x.shape[0], rec.hidden, rec.state_names
-    steps, width = model.input_shape if idx == 0 else model.shapes[idx - 1]
-    d = len(names) * h                                     # size of the joint state z_t
-    from nncli.budget import check_budget
-
-    check_budget(3 * n * steps * d * d * 8, size_option, f"the Jacobians of {n} x {steps} "
-                 f"steps x {d}x{d}", "trace fewer or shorter sequences at once")
 
     loss, out_grad = _run(model, x, target, idx, sliced)
     if not np.isfinite(loss):

@@ -344,3 +344,90 @@ def test_a_narrow_heatmap_keeps_its_labels_whole():
     lines = run("pool", "[[[1]],[[2]]]", "--size", "1").stdout.splitlines()
     assert "channel 0" in lines and "channel 1" in lines
     assert not any(line.strip() in ("chann", "el 0", "el 1") for line in lines)
+
+
+# --------------------------------------------------------------------------- wording, init
+
+def test_counts_of_one_are_singular(tmp_path):
+    conv = run("summary", "seed_conv").stdout
+    assert "1 filter 2x2" in conv and "1 filters" not in conv
+    rnn = run("summary", "seed_rnn").stdout
+    assert "1 unit," in rnn and "1 units" not in rnn
+    assert run("softmax", "3").stdout.startswith("softmax of 1 value, T = 1")
+    assert "softmax of 3 values" in run("softmax", "1", "2", "3").stdout
+    line = one_error_line(run("backward", "seed_rnn", "-x", "[[[1], [2]]]", "-y",
+                              "[[[1], [2]], [[1], [2]]]"))
+    assert line == "--target: 2 targets for 1 input sample"
+
+
+def test_init_writes_seeded_initial_weights_also_from_a_run_folder(text_run, tmp_path):
+    folder, _ = text_run
+    result = run("init", folder, "-o", tmp_path / "w0.npz")
+    assert result.exit_code == 0, result.stderr
+    initial = np.load(tmp_path / "w0.npz")
+    trained = np.load(folder / "best.npz")
+    spec_init = run("init", folder / "config.yaml", "-o", tmp_path / "spec.npz")
+    assert spec_init.exit_code == 0
+    from_spec = np.load(tmp_path / "spec.npz")
+    assert sorted(initial) == sorted(from_spec)        # the vocabulary rides along
+    for key in ("0.weight", "2.weight"):
+        np.testing.assert_array_equal(initial[key], from_spec[key])     # the seeded init
+        assert not np.array_equal(initial[key], trained[key])           # not the trained
+    np.testing.assert_array_equal(initial["vocab"], trained["vocab"])
+
+
+def test_init_wants_an_npz_name_and_never_overwrites(tmp_path):
+    bare = tmp_path / "w0"
+    assert one_error_line(run("init", "seed_rnn", "-o", bare)) == (
+        f"--out: '{bare}' has no extension; name a .npz file, e.g. --out w0.npz")
+    assert not bare.exists()
+    assert "has '.txt'" in one_error_line(run("init", "seed_rnn", "-o", tmp_path / "w.txt"))
+    assert run("init", "seed_rnn", "-o", tmp_path / "w0.npz").exit_code == 0
+    assert "already exists" in one_error_line(run("init", "seed_rnn", "-o",
+                                                  tmp_path / "w0.npz"))
+
+
+def test_an_npz_input_with_several_arrays_is_refused_and_listed(tmp_path):
+    two = tmp_path / "two.npz"
+    np.savez(two, a=np.ones((2, 2)), b=-np.ones((2, 2)))
+    assert one_error_line(run("pool", two, "--size", "1")) == (
+        f"INPUT: '{two}' holds 2 arrays (a, b); pick one, e.g. '{two}:a'")
+    chosen = json.loads(run("pool", f"{two}:b", "--size", "1", "--json").stdout)
+    assert chosen["output"] == [[-1, -1], [-1, -1]]
+
+
+# --------------------------------------------------------------------------- summary memory
+
+@pytest.mark.parametrize("name", ["adding_gru_lite", "adding_lstm", "digits_cnn",
+                                  "chars_rnn"])
+def test_summary_counts_what_a_forward_and_backward_keep(name):
+    """Checked against tracemalloc: the memory a forward and backward pass of one sample
+    leave allocated (outputs, gradients, the layers' caches)."""
+    import tracemalloc
+
+    from nncli.spec import load_spec
+
+    reported = json.loads(run("summary", name, "--json").stdout)[
+        "activation_bytes_per_sample"]
+    model = load_spec(CONFIGS / f"{name}.yaml").build()
+    assert reported == model.sample_activation_bytes()
+    assert model.activation_bytes(32) == 32 * reported          # the budget scales it
+    x = np.zeros((1, *model.input_shape))
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        outputs = model.forward(x, upto=model._loss_end()).outputs
+        _, grads = model.backward_from(np.zeros_like(outputs[-1]), keep=True)
+        kept = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    assert reported <= kept <= 1.1 * reported + 4096, (reported, kept)
+    outputs_only = 8 * sum(int(np.prod(s)) for s in model.shapes)
+    if name.startswith("adding"):         # return: last, 50 steps: the states dominate
+        assert reported > 100 * outputs_only
+
+
+def test_the_memory_budget_of_grad_trace_blames_steps():
+    result = run("grad-trace", "--steps", "100000", "--hidden", "64",
+                 env={"NNCLI_MEMORY_BUDGET": "10M"})
+    assert one_error_line(result).startswith("--steps: the Jacobians of 1 x 100000 steps")

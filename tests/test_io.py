@@ -98,7 +98,9 @@ def test_npy_npz_json_files(tmp_path):
     f = io.read_array(str(tmp_path / "f.npy"))
     assert f.dtype == np.float64 and f.shape == (2, 3, 4)
     assert io.read_array(str(tmp_path / "b.npy")).tolist() == [1, 0]
-    assert io.read_array(str(tmp_path / "w.npz")).tolist() == [0, 1, 2]
+    np.testing.assert_array_equal(io.read_array(f"{tmp_path / 'w.npz'}:first"), [0, 1, 2])
+    np.savez(tmp_path / "one.npz", only=np.arange(3))
+    assert io.read_array(str(tmp_path / "one.npz")).tolist() == [0, 1, 2]
     np.testing.assert_array_equal(io.read_array(f"{tmp_path / 'w.npz'}:second"), np.eye(2))
     assert io.read_array(str(tmp_path / "m.json")).tolist() == SEED_A
 
@@ -273,6 +275,12 @@ def test_npz_key_errors(tmp_path):
     with zipfile.ZipFile(empty, "w") as zf:
         zf.writestr("readme.txt", "hi")
     assert "holds no arrays" in err(empty)
+    two = tmp_path / "two.npz"
+    np.savez(two, x=np.ones(2), y=np.zeros(2))        # several: refused, never the first
+    assert err(two) == f"INPUT: '{two}' holds 2 arrays (x, y); pick one, e.g. '{two}:x'"
+    assert err("-", stdin=Stdin(two.read_bytes())) == (
+        "INPUT: 'standard input' holds 2 arrays (x, y); pick one, e.g. FILE.npz:x with the "
+        "file instead of standard input")
 
 
 def test_stdin_errors():

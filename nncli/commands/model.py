@@ -51,25 +51,27 @@ def load_model(config: Path, weights: Path | None, overrides: list[str] = (),
 def init_cmd(
     config: Path = CONFIG,
     overrides: list[str] = SET,
-    out: Path = out_option("Where to write the weights (.npz).", required=True,
+    out: Path = out_option("Where to write the weights: a new .npz file.", required=True,
                            metavar="FILE"),
-    force: bool = typer.Option(False, "--force", help="Overwrite OUT if it exists."),
+    force: bool = typer.Option(False, "--force", help="Overwrite FILE if it exists."),
 ) -> None:
     """Write the spec's seeded initial weights to an .npz file.
 
     Keys are `<layer index>.<param>` with PyTorch's names and shapes, so they map onto the
-    equivalent torch modules.
+    equivalent torch modules. A run folder gives the initial weights of its config.yaml
+    (what its training started from, with the vocabulary of its weights), not the trained
+    ones: those are its best.npz and last.npz.
 
     [bold]Examples[/]
 
       nncli init configs/digits_cnn.yaml -o w0.npz
     """
     from nncli.checkpoint import save_weights
-    from nncli.errors import InputError
+    from nncli.render.recording import check_target
 
-    spec, model = load_model(config, None, overrides)
-    if out.exists() and not force:
-        raise InputError(f"--out: '{out}' already exists; pass --force to overwrite it")
+    check_target(out, force, "--out", (".npz",), "weights")
+    spec, _ = load_model(config, None, overrides)
+    model = spec.build()         # seeded, also for a run folder (not its trained weights)
     save_weights(out, model.named_params(), spec.vocab.arrays() if spec.vocab else None)
     typer.echo(f"wrote {model.num_params()} parameters in {len(model.named_params())} "
                f"arrays to {out}", err=True)
@@ -199,8 +201,10 @@ def backward_cmd(
     y = model.targets(read_array(target, "--target"), "--target")
     if len(y) != len(x):
         from nncli.errors import InputError
+        from nncli.formatting import plural
 
-        raise InputError(f"--target: {len(y)} targets for {len(x)} input samples")
+        raise InputError(f"--target: {plural(len(y), 'target')} for "
+                         f"{plural(len(x), 'input sample')}")
     b = inspection.backward(model, x, y)
     if as_json:
         write_json({"schema": "nncli.backward/1", "loss": b.loss,

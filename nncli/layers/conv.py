@@ -6,6 +6,7 @@ import numpy as np
 
 from nncli import ops
 from nncli.errors import InputError
+from nncli.formatting import plural
 from nncli.layers.activations import ACTIVATION_OPTION, Activation
 from nncli.layers.base import PARAMS_OPTION, Example, Layer, expect_rank
 from nncli.options import REQUIRED, Option
@@ -71,5 +72,5 @@ class Conv(Layer):
     def describe(self):
         k = self.kernel
         extra = "" if self.use_bias else ", no bias"
-        return (f"{self.filters} filters {k}x{k}, stride {self.stride}, pad {self.padding}, "
-                f"{self.act.name}{extra}")
+        return (f"{plural(self.filters, 'filter')} {k}x{k}, stride {self.stride}, "
+                f"pad {self.padding}, {self.act.name}{extra}")

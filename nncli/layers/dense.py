@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from nncli.errors import InputError
+from nncli.formatting import plural
 from nncli.layers.activations import ACTIVATION_OPTION, Activation
 from nncli.layers.base import PARAMS_OPTION, Example, Layer
 from nncli.options import REQUIRED, Option
@@ -62,4 +63,4 @@ class Dense(Layer):
 
     def describe(self):
         extra = "" if self.use_bias else ", no bias"
-        return f"{self.units} units, {self.act.name}{extra}"
+        return f"{plural(self.units, 'unit')}, {self.act.name}{extra}"

@@ -113,7 +113,8 @@ def show_softmax(z: np.ndarray, e: np.ndarray, p: np.ndarray, temperature: float
                            style="dim"))
             break
         title = f"row {n}: " if z.ndim == 2 else ""
-        table = Table(title=f"{title}softmax of {len(zr)} values, T = {t}", box=box.SIMPLE_HEAD,
+        table = Table(title=f"{title}softmax of {render.plural(len(zr), 'value')}, T = {t}",
+                      box=box.SIMPLE_HEAD,
                       title_justify="left", show_edge=False, pad_edge=False)
         for name in ("j", "z", shift, "P(y = j)"):
             table.add_column(name, justify="right")

@@ -42,8 +42,9 @@ def show_summary(s: Summary) -> None:
     out = console()
     out.print(titled(table))
     if complete:
-        out.print(f"activations per sample: {human_bytes(s.activation_bytes)} (float64); "
-                  f"parameters: {human_bytes(s.total_params * 8)}")
+        # float64 bytes, as the memory budget counts them
+        out.print(f"activations per sample: {human_bytes(s.activation_bytes)} (forward + "
+                  f"backward); parameters: {human_bytes(s.total_params * 8)}")
 
 
 def _squeeze(a: np.ndarray) -> np.ndarray:

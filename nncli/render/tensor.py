@@ -25,6 +25,7 @@ from nncli.formatting import (  # noqa: F401
     format_float,
     format_number,
     number_formatter,
+    plural,
     shape_str,
 )
 
