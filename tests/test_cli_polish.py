@@ -431,3 +431,8 @@ def test_the_memory_budget_of_grad_trace_blames_steps():
     result = run("grad-trace", "--steps", "100000", "--hidden", "64",
                  env={"NNCLI_MEMORY_BUDGET": "10M"})
     assert one_error_line(result).startswith("--steps: the Jacobians of 1 x 100000 steps")
+
+
+def test_predict_names_a_mistyped_option(tmp_path):
+    assert one_error_line(run("predict", "digits_mlp", "--sampl", "3")) == (
+        "No such option: --sampl for 'nncli predict'; did you mean --sample?")

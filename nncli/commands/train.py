@@ -353,7 +353,7 @@ def eval_command(
         show_errors(wrong, split, config, weights)
 
 
-@app.command(context_settings={"ignore_unknown_options": True})
+@app.command()
 @draws
 def predict(
     config: Path = CONFIG,
