@@ -40,7 +40,7 @@ class Report:
     config_text: str
     source: str | None = None     # 'digits-cnn · weights runs/x/best.npz (epoch 13)'
     split: str | None = None      # the split evaluated: test, else val
-    evaluation: dict | None = None      # nncli.train.evaluate: loss, accuracy, confusion...
+    evaluation: dict | None = None      # nncli.evaluation.evaluate: loss, accuracy, confusion...
     confusion: list[list[int]] | None = None    # of a classifier with a class per sample
     filters: tuple[str, np.ndarray] | None = None      # ('0.conv', weight (F, C, kh, kw))
     trace: Any = None             # nncli.trace.Trace of a test sample (recurrent models)
@@ -65,15 +65,16 @@ def gather(run: Run) -> Report:
 
 
 def _from_weights(report: Report) -> None:
-    from nncli import train
+    from nncli.evaluation import evaluate
     from nncli.loading import load
+    from nncli.train_setup import load_data
 
     loaded = load(report.run.path, need_weights=True, what="RUN_DIR")
     model = loaded.model
     report.source = loaded.source
     report.filters = first_filters(model)
     try:
-        data = train.load_data(loaded.spec, model)
+        data = load_data(loaded.spec, model)
     except InputError as err:
         report.notes.append(f"the run's data cannot be loaded ({err}); the evaluation, "
                             f"grad-trace and completions are left out")
@@ -84,7 +85,7 @@ def _from_weights(report: Report) -> None:
         report.notes.append("the data has no test or val split: nothing to evaluate on")
         return
     report.split = name
-    report.evaluation = train.evaluate(model, split)
+    report.evaluation = evaluate(model, split)
     if len(model.output_shape) == 1:            # not a class at every step (a text model)
         report.confusion = report.evaluation.get("confusion")
     _trace(report, model, split, f"{data.name} {name}[0]")

@@ -1,7 +1,7 @@
 """The JSON Schema of a YAML model spec, generated from the tables the code validates with.
 
 `build()` turns the layer registry (nncli/layers/registry.py), spec.LOSS_OPTIONS /
-TOP_KEYS, train.TRAIN_OPTIONS and the dataset registry (nncli/datasets/registry.py) into a
+TOP_KEYS, train_setup.TRAIN_OPTIONS and the dataset registry (nncli/datasets/registry.py) into a
 JSON Schema (draft 2020-12), so editors can check and complete specs. The shipped copy is
 nncli/schemas/spec.json; regenerate it after changing a table with
 
@@ -162,12 +162,13 @@ def _data_schema() -> dict:
 def _train_schema() -> dict:
     """One entry per optimizer: the common options plus that optimizer's own (its
     `optimizer:` value required, except for the default)."""
-    from nncli import optim, train
+    from nncli import optim
     from nncli.options import REQUIRED
+    from nncli.train_setup import train_options
 
     entries = []
     for name in optim.names():
-        entry = options_schema(train.train_options(name), REQUIRED)
+        entry = options_schema(train_options(name), REQUIRED)
         entry["properties"]["optimizer"] = {"const": name}
         if name == optim.registry.DEFAULT:
             entry["properties"]["optimizer"]["default"] = name

@@ -25,11 +25,6 @@ from nncli.cli import app
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "nncli"
 MAX_LINES = 450
-# Modules still over MAX_LINES while other work splits them; shrink this as they land (the
-# lead removes it at the end). Each entry names the module and why it is waiting.
-TOO_LONG_FOR_NOW = {
-    "nncli/train.py": "grew with the optimizer interface; to be split by its owner",
-}
 CLI = ("nncli.app", "nncli.cli", "nncli.__main__", "nncli.commands")   # typer lives here
 DRAWING = ("nncli.render",)                                            # rich lives here
 
@@ -177,15 +172,9 @@ def test_modules_are_readable_in_one_sitting():
         lines = len(path.read_text(encoding="utf-8").splitlines())
         if lines > MAX_LINES and "/schemas/" not in rel:
             too_long[rel] = lines
-    unexpected = {k: v for k, v in too_long.items() if k not in TOO_LONG_FOR_NOW}
-    assert not unexpected, f"over {MAX_LINES} lines: {unexpected}"
-    stale = set(TOO_LONG_FOR_NOW) - set(too_long)
-    assert not stale, f"now short enough, remove from TOO_LONG_FOR_NOW: {sorted(stale)}"
+    assert not too_long, f"over {MAX_LINES} lines: {too_long}"
 
 
-# Modules and packages whose README Layout row their authors are still writing; shrink this
-# as the rows land (the lead removes it at the end).
-LAYOUT_ROWS_PENDING: set[str] = set()
 
 
 def test_the_readme_layout_table_matches_the_tree():
@@ -203,10 +192,8 @@ def test_the_readme_layout_table_matches_the_tree():
             if not p.name.startswith(("_", ".")) and (p.suffix == ".py" or p.is_dir())}
     assert len(listed) > 20                                     # the table was found
     assert not listed - tree, f"in the README but not in nncli/: {sorted(listed - tree)}"
-    missing = tree - listed - LAYOUT_ROWS_PENDING
+    missing = tree - listed
     assert not missing, f"no README Layout row for {sorted(missing)}"
-    stale = LAYOUT_ROWS_PENDING & listed
-    assert not stale, f"listed now, remove from LAYOUT_ROWS_PENDING: {sorted(stale)}"
 
 
 # --------------------------------------------------------------------------- shared options

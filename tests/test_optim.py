@@ -191,7 +191,7 @@ def test_scheduled_lr():
 def test_readme_lists_every_optimizer_and_option():
     """The README's `train:` tables name every train option, every optimizer and each of
     its options with its default."""
-    from nncli.train import TRAIN_OPTIONS
+    from nncli.train_setup import TRAIN_OPTIONS
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     rows = {line.split("|")[1].strip(): line for line in readme.splitlines()

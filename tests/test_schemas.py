@@ -301,7 +301,9 @@ TRAIN_SECTIONS = {       # `train:` mappings nncli accepts (True) or refuses (Fa
 @pytest.mark.parametrize("case", TRAIN_SECTIONS)
 def test_spec_schema_train_section_follows_the_optimizer(tmp_path, case):
     """The schema's train: part has one branch per optimizer and agrees with nncli."""
-    from nncli import train
+    from nncli.errors import InputError
+    from nncli.spec import load_spec
+    from nncli.train_setup import train_settings
 
     section, accepted = TRAIN_SECTIONS[case]
     document = {"input": [3], "layers": [{"dense": {"units": 1}}], "train": section}
@@ -309,8 +311,8 @@ def test_spec_schema_train_section_follows_the_optimizer(tmp_path, case):
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(document))
     if accepted:
-        settings = train.train_settings(train.load_spec(path))
+        settings = train_settings(load_spec(path))
         assert settings["optimizer"] == section.get("optimizer", "sgd")
     else:
-        with pytest.raises(train.InputError, match=r"spec\.yaml:\d+ train"):
-            train.train_settings(train.load_spec(path))
+        with pytest.raises(InputError, match=r"spec\.yaml:\d+ train"):
+            train_settings(load_spec(path))

@@ -20,10 +20,11 @@ from nncli.checkpoint import load_checkpoint, load_weights, read_npz, save_weigh
 from nncli.cli import app
 from nncli.datasets import base, load_dataset, text_streams, windows
 from nncli.errors import InputError
+from nncli.evaluation import evaluate
 from nncli.gradcheck import layer_gradcheck
 from nncli.layers import Embedding
 from nncli.spec import load_spec
-from nncli.train import evaluate, new_run
+from nncli.train import new_run
 
 runner = CliRunner()
 MEMO = "the cat sat on the mat. " * 12            # a tiny corpus to memorise

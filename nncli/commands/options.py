@@ -203,7 +203,7 @@ def complete_layer(incomplete: str) -> list[tuple[str, str]]:
 def complete_set(incomplete: str) -> list[str]:
     """--set paths: the spec's top-level keys and the train: options, each with '='."""
     from nncli.spec import TOP_KEYS
-    from nncli.train import TRAIN_OPTIONS
+    from nncli.train_setup import TRAIN_OPTIONS
 
     paths = [f"{key}=" for key in TOP_KEYS if key not in ("layers", "train")]
     paths += ["layers.0."] + [f"train.{option}=" for option in TRAIN_OPTIONS]

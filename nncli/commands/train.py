@@ -397,7 +397,7 @@ def predict(
     spec, model = loaded.spec, loaded.model
     truth = None
     if sample is not None:
-        from nncli.train import load_data
+        from nncli.train_setup import load_data
 
         truth = samples.sample(load_data(spec, model), split, sample)
         x = model.batch(truth.x[None], "--sample")

@@ -1,6 +1,6 @@
 """Rendering of `nncli eval` and `nncli predict`: the loss and accuracy on a split with the
 confusion matrix, and the predicted classes with their probabilities (or the outputs).
-The numbers come from the core (nncli.train.evaluate, nncli.inspection.predict)."""
+The numbers come from the core (nncli.evaluation.evaluate, nncli.inspection.predict)."""
 
 from __future__ import annotations
 
