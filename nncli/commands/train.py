@@ -376,7 +376,7 @@ def predict(
 
     [bold]Examples[/]
 
-      nncli predict runs/bars --input "0 0 1 0 0 0 0 0; 0 0 1 0 0 0 0 0; ..."
+      nncli predict runs/bars --input bar.txt
 
       nncli predict digits_cnn -w runs/cnn/best.npz -x digits.npy
 
