@@ -752,6 +752,10 @@ SLOW = {("train", "epochs"): [-1, 0, 1, 2, "x"], ("complete", "length"): [-1, 0,
         [-1, 0, 1, 11], ("gradcheck", "max_entries"): [-1, 0, 1, 3],
         ("export", "to"): ["torch", "safetensors", "onnx", "toch", "", "x"],
         ("export", "dtype"): ["float32", "float64", "float16", "x", ""],
+        ("train", "dtype"): ["float32", "float64", "float16", "x", ""],
+        ("forward", "dtype"): ["float32", "float64", "float16", "x", ""],
+        ("backward", "dtype"): ["float32", "float64", "float16", "x", ""],
+        ("train", "threads"): [-1, 0, 1, 2, 1024, 1025, 2**64, "x"],
         # grad-trace's cells: each registered one, a pair, near misses
         ("grad-trace", "cell"): ["rnn", "gru-lite", "gru", "lstm", "LSTM", "gru_lite", ""],
         ("grad-trace", "compare"): ["rnn,lstm", "gru,gru-lite", "lstm", "rnn,,gru", "rnn,x"]}
