@@ -3,9 +3,14 @@
 The matrices of the models nncli is for are small: a recurrent step multiplies (32, 128) by
 (128, 128), 64 times per pass, and a digits conv multiplies (16, 9) by (9, 2048). OpenBLAS
 splits such a product over every core; when other programs keep the cores busy, each split
-waits for a thread that is not running, and an epoch gets many times slower (measured by
-benchmarks/train_speed.py, figures in the README). So training runs with ONE BLAS thread
-unless told otherwise:
+waits for a thread that is not running, and an epoch gets many times slower.
+benchmarks/train_speed.py --only policies measured four candidates on the 2-core machine
+(README, "Training speed"): one thread for the whole run; the BLAS default; one thread
+inside the recurrent layers only; one thread for layers whose largest product is below
+M*N*K = 2^24. One thread was the fastest in every case, idle and under load (chars rnn:
+0.53 s an epoch against 7.0 s with the BLAS default at load average 4.6; gru with two busy
+helpers: 1.8 s against 91 s), and the others gave nothing back on an idle machine. So
+training runs with ONE BLAS thread unless told otherwise:
 
     --threads N  (or NNCLI_THREADS=N)    N BLAS threads for the whole run
     --threads 0  (or NNCLI_THREADS=0)    the BLAS library's own default (all cores)
