@@ -1,7 +1,7 @@
 """Epoch time of `nncli train` against the same training in PyTorch, idle and under load.
 
     python benchmarks/train_speed.py              # main table, policies, scaling, memory
-    python benchmarks/train_speed.py --quick      # main table only, 3 epochs a side
+    python benchmarks/train_speed.py --quick      # main table, 3 cases, 2 epochs a side
     python benchmarks/train_speed.py --only scaling --rounds 3
     python benchmarks/train_speed.py --case chars_rnn --json
 
@@ -50,6 +50,7 @@ CASES = {
     "chars_lstm": ("chars_rnn", ["layers.1={lstm: {hidden: 128}}"], "nn.LSTM"),
     "chars_gru": ("chars_rnn", ["layers.1={gru: {hidden: 128}}"], "nn.GRU"),
 }
+QUICK = ["digits_cnn", "chars_rnn", "chars_gru_lite"]     # the cases with a target
 SCALING = [(f"digits_cnn F={f}", "digits_cnn", [f"layers.0.conv.filters={f}"])
            for f in (16, 32, 64, 128)] + [
     (f"{c} H={h}", c, [f"layers.1.{k}.hidden={h}"])
@@ -101,7 +102,7 @@ class Helpers:
             proc.wait()
 
 
-CAP = 30.0      # seconds: a longer torch epoch is cut and extrapolated (_train_workers)
+CAP = 15.0      # seconds: a longer torch epoch is cut and extrapolated (_train_workers)
 
 
 def measure(config: str, overrides: list[str], threads: str, rounds: int, torch: bool,
@@ -137,21 +138,31 @@ def fmt(v: float | None, digits: int = 3) -> str:
     return "-" if v is None else f"{v:.{digits}f}"
 
 
-def section_main(cases: list[str], rounds: int, torch: bool) -> list[dict]:
+def idle_then_loaded(rows_of) -> list[dict]:
+    """rows_of(machine) on the machine as it is, then with two helpers running."""
     rows = []
     for machine in ("idle", "loaded"):
         helpers = Helpers(2) if machine == "loaded" else None
         try:
-            for name in cases:
-                config, overrides, _ = CASES[name]
-                for threads in ("1", "default"):
-                    row = {"case": name, "threads": threads, "machine": machine,
-                           **measure(config, overrides, threads, rounds, torch)}
-                    rows.append(row)
-                    print_main_row(row)
+            rows += rows_of(machine)
         finally:
             if helpers:
                 helpers.stop()
+    return rows
+
+
+def section_main(cases: list[str], rounds: int, torch: bool) -> list[dict]:
+    def rows_of(machine: str) -> list[dict]:
+        rows = []
+        for name in cases:
+            config, overrides, _ = CASES[name]
+            for threads in ("1", "default"):
+                rows.append({"case": name, "threads": threads, "machine": machine,
+                             **measure(config, overrides, threads, rounds, torch)})
+                print_main_row(rows[-1])
+        return rows
+
+    rows = idle_then_loaded(rows_of)
     for row in rows:                           # loaded / idle of the same case and threads
         if row["machine"] == "loaded":
             idle = next(r for r in rows if r["machine"] == "idle" and r["case"] == row["case"]
@@ -182,22 +193,18 @@ def print_slowdowns(rows: list[dict]) -> None:
 def section_policies(cases: list[str], rounds: int) -> list[dict]:
     from _train_workers import POLICIES
 
-    rows = []
-    for machine in ("idle", "loaded"):
-        helpers = Helpers(2) if machine == "loaded" else None
-        try:
-            for name in cases:
-                config, overrides, _ = CASES[name]
-                for policy in POLICIES:
-                    r = measure(config, overrides, "default", rounds, False, policy)
-                    row = {"case": name, "machine": machine, "policy": policy, **r}
-                    rows.append(row)
-                    print(f"{name:16} {machine:>7} {policy:>6} {row['load']:6.2f} "
-                          f"{fmt(row['nncli'])} {fmt(row['nncli_cpu'])}", flush=True)
-        finally:
-            if helpers:
-                helpers.stop()
-    return rows
+    def rows_of(machine: str) -> list[dict]:
+        rows = []
+        for name in cases:
+            config, overrides, _ = CASES[name]
+            for policy in POLICIES:
+                r = measure(config, overrides, "default", rounds, False, policy)
+                rows.append({"case": name, "machine": machine, "policy": policy, **r})
+                print(f"{name:16} {machine:>7} {policy:>6} {r['load']:6.2f} "
+                      f"{fmt(r['nncli'])} {fmt(r['nncli_cpu'])}", flush=True)
+        return rows
+
+    return idle_then_loaded(rows_of)
 
 
 def gemm_peak(threads: int, n: int = 1024, repeats: int = 5) -> float:
@@ -292,7 +299,7 @@ def section_memory() -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help="the main table only, 3 epochs a side")
+                        help="the main table of the three cases with targets, 2 epochs a side")
     parser.add_argument("--rounds", type=int, default=None, help="epochs per side (5)")
     parser.add_argument("--case", action="append", choices=list(CASES),
                         help="only these cases (repeat the option)")
@@ -300,10 +307,10 @@ def main() -> None:
                         choices=["main", "policies", "scaling", "memory"])
     parser.add_argument("--json", action="store_true", help="also write every row as JSON")
     args = parser.parse_args()
-    rounds = args.rounds or (3 if args.quick else 5)
+    rounds = args.rounds or (2 if args.quick else 5)
     sections = args.only or (["main"] if args.quick else ["main", "policies", "scaling",
                                                           "memory"])
-    cases = args.case or list(CASES)
+    cases = args.case or (QUICK if args.quick else list(CASES))
     torch = has_torch()
     print(f"{os.cpu_count()} CPUs, load average {load():.2f}; torch "
           f"{'installed' if torch else 'missing: nncli side only'}; {rounds} epochs a side "

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from test_train import assert_same_run, weights  # the resume tests' comparison
 from typer.testing import CliRunner
 
 from nncli import threads
@@ -194,23 +195,6 @@ def test_checkpoints_hold_the_runs_dtype(tmp_path):
         assert len(arrays) > len(params) and {a.dtype for a in arrays} == {np.dtype(dtype)}
 
 
-def weights(path: Path) -> dict[str, np.ndarray]:
-    params, optim_state, _ = load_checkpoint(path)
-    return {**params, **{f"{slot}/{k}": v for slot, arrays in optim_state.items()
-                         for k, v in arrays.items()}}
-
-
-def assert_same_run(a: Path, b: Path) -> None:
-    wa, wb = weights(a / core.LAST), weights(b / core.LAST)
-    assert wa.keys() == wb.keys()
-    for key in wa:
-        assert wa[key].dtype == wb[key].dtype, key
-        np.testing.assert_array_equal(wa[key], wb[key], err_msg=key)
-    strip = [[{k: v for k, v in m.items() if k != "seconds"} for m in
-              load_checkpoint(d / core.LAST)[2]["history"]] for d in (a, b)]
-    assert strip[0] == strip[1]
-
-
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("case", ["cnn-adam", "gru-lite-rmsprop", "lstm-adagrad"])
 def test_resume_mid_epoch_is_exact_in_both_dtypes(tmp_path, case, dtype):
@@ -240,6 +224,7 @@ def test_a_run_from_before_train_dtype_resumes_in_float64(tmp_path):
     result = ok("train", "--resume", old)
     assert " · float64 · " in result.stdout
     assert_same_run(tmp_path / "straight", old)
+    assert {a.dtype for a in weights(old / core.LAST).values()} == {np.dtype(np.float64)}
 
 
 def test_float64_weights_load_into_a_float32_run(tmp_path):
