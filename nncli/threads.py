@@ -9,8 +9,9 @@ benchmarks/train_speed.py --only policies measured four candidates on the 2-core
 inside the recurrent layers only; one thread for layers whose largest product is below
 M*N*K = 2^24. One thread was the fastest in every case, idle and under load (chars rnn:
 0.53 s an epoch against 7.0 s with the BLAS default at load average 4.6; gru with two busy
-helpers: 1.8 s against 91 s), and the others gave nothing back on an idle machine. So
-training runs with ONE BLAS thread unless told otherwise:
+helpers: 1.8 s against 91 s); on a quieter moment (load 3) the BLAS default was at most
+~10% faster (chars rnn 0.33 s against 0.35 s) for twice the CPU time, and 3x slower with
+the helpers running. So training runs with ONE BLAS thread unless told otherwise:
 
     --threads N  (or NNCLI_THREADS=N)    N BLAS threads for the whole run
     --threads 0  (or NNCLI_THREADS=0)    the BLAS library's own default (all cores)
