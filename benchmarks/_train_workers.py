@@ -204,18 +204,18 @@ def torch_side(config: str, overrides: list[str], threads: str) -> None:
     import torch
     from torch import nn
 
-    from nncli import train as core
     from nncli.optim import scheduled_lr
     from nncli.overrides import parse
     from nncli.spec import load_spec
+    from nncli.train_setup import in_dtype, load_data, train_settings
 
     if threads == "1":
         torch.set_num_threads(1)
     spec = load_spec(ROOT / "configs" / f"{config}.yaml",
                      overrides=[parse(text) for text in overrides])
-    s = core.train_settings(spec)
+    s = train_settings(spec)
     model = spec.build().astype(np.float32)
-    data = core.in_dtype(core.load_data(spec, model), model)
+    data = in_dtype(load_data(spec, model), model)
     net = torch_network(model)
     classify = model.loss_name == "cross_entropy"
     x = torch.from_numpy(data.train.x.astype(np.int64) if data.vocab is not None

@@ -317,8 +317,9 @@ def eval_command(
       nncli eval runs/cnn --errors --limit 5
     """
     from nncli import output, samples
-    from nncli import train as core
+    from nncli.evaluation import evaluate
     from nncli.loading import load
+    from nncli.train_setup import load_data
 
     if split not in SPLITS:
         raise InputError(f"--split: expected test, val or train, got '{split}'")
@@ -328,13 +329,13 @@ def eval_command(
     limit = ERRORS_LIMIT if limit is None else check_int("--limit", limit, 1)
     loaded = load(config, weights, need_weights=True, overrides=overrides)
     spec, model = loaded.spec, loaded.model
-    data = core.load_data(spec, model)
+    data = load_data(spec, model)
     part = data.split(split)
     if len(part) == 0:
         raise InputError(f"--split: the {split} split of this spec's data is empty; choose "
                          f"another split")
     wrong = samples.misclassified(model, part, limit) if errors else None
-    result = core.evaluate(model, part)
+    result = evaluate(model, part)
     payload: dict[str, Any] = {"schema": "nncli.eval/1", "model": spec.name,
                                "weights": str(loaded.weights), "epoch": loaded.epoch,
                                "split": split,
