@@ -55,8 +55,9 @@ class _Group(TyperGroup):
         return cmd
 
     def format_help(self, ctx, formatter):
-        from nncli.commands.help_format import reflow
+        from nncli.commands.help_format import load_help_renderer, reflow
 
+        load_help_renderer()
         self.help = reflow(self.help)
         return super().format_help(ctx, formatter)
 

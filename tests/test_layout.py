@@ -248,6 +248,40 @@ def test_parsing_options_imports_no_pydantic(args):
     assert "pydantic loaded: False" in result.stderr, result.stderr
 
 
+@pytest.mark.parametrize("args", [["--help"], ["conv", "--help"], ["train", "--help"]])
+def test_help_screens_skip_markdown_and_traceback(args):
+    """help_format.load_help_renderer keeps rich.markdown and rich.traceback (with
+    markdown_it and pygments, ~90 ms) out of help screens; a typer release that renders
+    help without typer.rich_utils, or imports them elsewhere, makes this fail."""
+    code = ("import atexit, sys\n"
+            "atexit.register(lambda: sys.stderr.write('heavy: %s\\n' % sorted(m for m in "
+            "('rich.markdown', 'rich.traceback', 'markdown_it', 'pygments') "
+            "if m in sys.modules)))\n"
+            f"sys.argv = ['nncli', *{args!r}]\n"
+            "from nncli.cli import main; main()")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, "NO_COLOR": "1"}, timeout=60, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert "Usage:" in result.stdout and "typer.rich_utils" not in result.stderr
+    assert "heavy: []" in result.stderr, result.stderr
+
+
+def test_help_renderer_stand_ins_leave_the_real_modules():
+    """After help is drawn, importing rich.markdown gives the real module, and a stand-in
+    that typer does call turns into the real class."""
+    code = ("import sys\n"
+            "from nncli.commands.help_format import load_help_renderer\n"
+            "load_help_renderer()\n"
+            "import typer.rich_utils as ru, rich.markdown, rich.traceback\n"
+            "print(rich.markdown.Markdown.__module__, type(ru.Markdown('*x*')).__module__,"
+            " ru.Traceback.from_exception.__qualname__)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["rich.markdown", "rich.markdown",
+                                     "Traceback.from_exception"]
+
+
 @pytest.mark.parametrize("args, message", [
     (["conv", "1", "1", "--stride", "x"], "'x' is not a valid integer."),
     (["softmax", "1", "--temperature", "hot"], "'hot' is not a valid number."),
