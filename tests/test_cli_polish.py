@@ -436,3 +436,41 @@ def test_the_memory_budget_of_grad_trace_blames_steps():
 def test_predict_names_a_mistyped_option(tmp_path):
     assert one_error_line(run("predict", "digits_mlp", "--sampl", "3")) == (
         "No such option: --sampl for 'nncli predict'; did you mean --sample?")
+
+
+# --------------------------------------------------------------------------- colour words
+
+# A colour terminal, and one with NO_COLOR (bold and dim, no colours); ENV alone is a pipe.
+COLOUR = {"NO_COLOR": None, "FORCE_COLOR": "1", "TERM": "xterm-256color"}
+STYLES = {"FORCE_COLOR": "1", "TERM": "xterm-256color"}
+
+
+def test_weights_names_colours_only_where_they_are_shown():
+    helped = run("weights", "--help").stdout
+    assert "Blue is negative, red positive" not in helped and "NO_COLOR" in helped
+
+    def key(env=None) -> str:
+        result = run("weights", "digits_mlp", "--layer", 2, env=env)
+        assert result.exit_code == 0, result.stderr
+        return result.stdout.splitlines()[-1]
+
+    assert "colour: blue < 0 < red (white = 0); bold: |v| >= max|v|/2" in key(COLOUR)
+    styled = key(STYLES)
+    assert "\x1b[" in styled and "blue" not in styled and "red" not in styled
+    assert "no colour: the numbers carry their sign; bold: |v| >= max|v|/2; dim: 0" in styled
+    assert key() == "plain text: the numbers carry their sign"
+
+
+def test_complete_explain_says_green_only_in_colour(text_run):
+    folder, _ = text_run
+
+    def caption(env=None) -> str:
+        result = run("complete", folder, "-p", "the", "-n", 2, "-t", 0, "--explain", env=env)
+        assert result.exit_code == 0, result.stderr
+        shown = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)        # the caption wraps
+        return " ".join(shown[shown.index("candidates:"):].split())
+
+    assert "the chosen one is green" in caption(COLOUR)
+    assert "the chosen one is bold" in caption(STYLES)
+    plain = caption()
+    assert "green" not in plain and "bold" not in plain

@@ -36,7 +36,8 @@ def weights_cmd(
     First a table of every parameter (shape, min, max, mean, std, L2 norm),
     then each one drawn: a conv weight as one map per filter and input
     channel, a dense weight as its outputs x inputs matrix, a bias as a row.
-    Blue is negative, red positive.
+    In colour, blue is negative and red positive; with NO_COLOR or in a pipe the
+    numbers carry their sign, and a note under the maps names the marks shown.
 
     [bold]Examples[/]
 

@@ -19,7 +19,6 @@ from nncli.samples import Errors, Sample
 
 MAPS = 16             # conv filters (per channel) drawn before '… more maps'
 SEQUENCE_ROWS = 64    # steps of a sequence drawn
-LEGEND = "colour: blue < 0 < red (white = 0); bold: |v| >= max|v|/2; dim: 0"
 
 
 def _q(text: Any) -> str:
@@ -60,7 +59,7 @@ def show_weights(source: str, layers: list[tuple[int, Any]]) -> None:
                                         f"{render.shape_str(w.shape)}"
                                         + (f": {what}" if what else ""),
                                      axis_names=names, max_maps=MAPS))
-    out.print(Text(LEGEND, style="dim"))
+    out.print(Text(render.legend(out), style="dim"))
 
 
 # --------------------------------------------------------------------------- data

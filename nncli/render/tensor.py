@@ -34,8 +34,26 @@ ELLIPSIS = "…"
 _NEG = ((209, 229, 240), (103, 169, 207), (33, 102, 172))
 _POS = ((253, 219, 199), (239, 138, 98), (178, 24, 43))
 FULL_HINT = "--full shows all"     # the cut note of commands that have --full
-LEGEND = ("colour: blue < 0 < red (white = 0); bold: |v| >= max|v|/2; dim: 0; "
-          "[v]: highlighted; v*: marked")
+
+
+def shows(out: Console) -> str:
+    """What `out` draws beyond the characters: "colour" (a colour terminal), "styles" (a
+    terminal with NO_COLOR: bold and dim, no colours) or "plain" (a pipe, a dumb terminal).
+    Notes that explain a style name only what this says is shown."""
+    if out.color_system is None:
+        return "plain"
+    return "styles" if out.no_color else "colour"
+
+
+def legend(out: Console) -> str:
+    """The heatmap's key naming only what `out` shows: the blue/red scale in colour, bold
+    and dim where styles are drawn, and otherwise that the numbers carry their sign."""
+    mode = shows(out)
+    if mode == "plain":
+        return "plain text: the numbers carry their sign"
+    scale = "colour: blue < 0 < red (white = 0)" if mode == "colour" else \
+        "no colour: the numbers carry their sign"
+    return f"{scale}; bold: |v| >= max|v|/2; dim: 0"
 
 
 def stats_line(array: np.ndarray) -> str:

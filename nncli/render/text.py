@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from nncli import text
-from nncli.render.tensor import console, titled
+from nncli.render.tensor import console, shows, titled
 
 CONTEXT_CHARS = 18       # characters of context shown per step by --explain
 
@@ -42,17 +42,19 @@ def show_completion(p: dict, result, epoch: int | None, explain: bool) -> None:
               soft_wrap=True)
     if explain:
         out.print()
-        out.print(explain_table(p, result, out.width))
+        out.print(explain_table(p, result, out.width, shows(out)))
 
 
-def explain_table(p: dict, result, width: int) -> Table:
+def explain_table(p: dict, result, width: int, drawn: str) -> Table:
     """One line per generated token: its context, the token chosen, P, and the most likely
-    candidates, cut to `width` (the least likely first)."""
+    candidates, cut to `width` (the least likely first). `drawn` (render.tensor.shows):
+    how the chosen candidate stands out, if at all, which the caption says."""
     mode = p["tokens"]
     sampled = p["temperature"] != 0 and (p["temperature"] != 1 or p["top_k"] is not None)
     k = len(result.steps[0].candidates) if result.steps else 0
-    notes = [f"candidates: the model's {k} most likely next tokens and their probabilities; "
-             "the chosen one is green"]
+    mark = {"colour": "; the chosen one is green", "styles": "; the chosen one is bold"}
+    notes = [f"candidates: the model's {k} most likely next tokens and their probabilities"
+             + mark.get(drawn, "")]
     if p["temperature"] != 0 and p["top_k"] is None:
         notes.append("a sampled token may lie outside them")
     if sampled:

@@ -114,6 +114,8 @@ def _grad(run: Trace, t: int) -> float:
 
 
 def _show_one(console, run: Trace, limit: int | None) -> None:
+    from nncli.render.tensor import shows
+
     console.print(_header(run))
     table, more = tables.steps_table(run, limit, console.width)
     console.print(table)
@@ -136,8 +138,7 @@ def _show_one(console, run: Trace, limit: int | None) -> None:
                   f"{sc['tolerance']:.2g})")
     if run.heatmap:
         console.print()
-        coloured = console.color_system is not None and not console.no_color
-        console.print(tables.heatmap(run, console.width, coloured))
+        console.print(tables.heatmap(run, console.width, shows(console) == "colour"))
         if not run.heatmap["exact"]:
             console.print(f"[dim]computed on {len(run.heatmap['t'])} evenly spaced steps per "
                           f"axis (all values in --json)[/]")
