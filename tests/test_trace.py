@@ -5,6 +5,8 @@
 - per-step parameter contributions sum to the engine's gradients (1e-10, float64);
 - ‖∂s_T/∂s_k‖ and the heatmap against centred finite differences of a naive reference;
 - ‖∂L/∂s_k‖ (from the engine's state_grads) equals (∂s_T/∂s_k)^T ∂L/∂s_T;
+- gru-lite's bound() never undercuts the step Jacobian norms (hypothesis, and the swap
+  counter-example that broke max(1, λ1) + λ1(Ug)/2);
 - bad input: one line on stderr, exit code 2.
 """
 
@@ -22,6 +24,8 @@ import numpy as np
 import pytest
 import typer
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from nncli import trace as core
@@ -341,6 +345,67 @@ def test_gru_lite_bound_holds():
                             scale=2.5)
         x, y = core.generate(model, 4, batch=2)
         assert core.trace(model, x, y, loss_at="every").bound["holds"]
+
+
+def gru_lite_with(u, ug, w, b, wg, bg):
+    """A learned-gate gru-lite with exactly these parameters (float64)."""
+    h, i = w.shape
+    layer = GruLite(h)
+    layer.init_params((1, i), np.random.default_rng(0))
+    layer.params.update(weight_hh_l0=u, weight_hg_l0=ug, weight_ih_l0=w, bias_l0=b,
+                        weight_ig_l0=wg, bias_g_l0=bg)
+    return layer
+
+
+def step_norms(layer, x):
+    layer.forward(x)
+    return np.linalg.norm(layer.step_jacobians(), 2, axis=(-2, -1))
+
+
+def test_gru_lite_bound_survives_the_swap_counter_example():
+    """U = λ swap, Ug = 0, gates (0, 1), c = 0: J = [[1, 0], [λ, 0]], ‖J‖ = √(1 + λ²), which
+    the old max(1, λ1) + λ1(Ug)/2 undercut; the bound now meets it exactly."""
+    swap, zero = np.array([[0.0, 1.0], [1.0, 0.0]]), np.zeros((2, 2))
+    for lam in (0.5, 1.0, 2.0):
+        # W = 0 and b = 0 keep every candidate at tanh(0) = 0; bg = ∓60 pins g to 0 / 1.
+        layer = gru_lite_with(lam * swap, zero, zero, np.zeros(2), zero, np.array([-60.0, 60.0]))
+        norms = step_norms(layer, np.ones((1, 5, 2)))
+        np.testing.assert_array_equal(layer.gates[0], np.tile([0.0, 1.0], (5, 1)))
+        assert norms.max() == pytest.approx(np.hypot(1.0, lam), rel=1e-12)
+        assert norms.max() > max(1.0, lam) + 0.1          # the old rate, broken
+        assert norms.max() <= layer.bound().rate * (1 + 1e-12)
+
+
+@st.composite
+def gru_lite_case(draw):
+    """Random U, Ug, W, biases and inputs (so random states), some of them large enough to
+    saturate c and s; with `forced` each unit's gate is pinned to 0 or 1."""
+    hidden, width = draw(st.integers(1, 4)), draw(st.integers(1, 3))
+    steps = draw(st.integers(1, 6))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    scale = st.sampled_from([0.0, 0.3, 1.0, 3.0])
+    u_s, ug_s, w_s, x_s = (draw(scale) for _ in range(4))
+
+    def m(rows, cols, s):
+        return s * rng.standard_normal((rows, cols))
+
+    u, ug, w = m(hidden, hidden, u_s), m(hidden, hidden, ug_s), m(hidden, width, w_s)
+    b, wg, bg = m(1, hidden, 1.0)[0], m(hidden, width, 1.0), m(1, hidden, 1.0)[0]
+    if draw(st.booleans()):                  # forced: |Ug s| <= 3 λ1 stays far below 60
+        wg = np.zeros_like(wg)
+        bg = 60.0 * rng.choice([-1.0, 1.0], hidden)
+    if draw(st.booleans()) and hidden >= 2:   # a permutation U: the counter-example's kind
+        u = draw(st.sampled_from([0.5, 1.0, 2.0])) * np.eye(hidden)[rng.permutation(hidden)]
+    x = m(3 * steps, width, x_s).reshape(3, steps, width)
+    return gru_lite_with(u, ug, w, b, wg, bg), x
+
+
+@settings(max_examples=150, deadline=None)
+@given(gru_lite_case())
+def test_gru_lite_learned_gate_bound_holds_for_random_cells(case):
+    layer, x = case
+    norms = step_norms(layer, x)
+    assert norms.max() <= layer.bound().rate * (1 + 1e-12)
 
 
 def test_fit_and_verdicts():

@@ -186,17 +186,27 @@ class GruLite(Recurrent):
                 f"({{4:short}})", [g, u, c, prev, ug])
 
     def bound(self):
-        """J = diag(1-g) + diag(g (1-c²)) U + diag((c - s_{t-1}) g (1-g)) Ug. A fixed gate
-        gives ‖J‖ <= (1-g) + g λ1(U); a learned one ‖J‖ <= max(1, λ1(U)) + λ1(Ug)/2, as
-        |c - s_{t-1}| < 2 and g (1-g) <= 1/4."""
+        """J = diag(1-g) + diag(g (1-c²)) U + diag((c - s_{t-1}) g (1-g)) Ug.
+
+        A fixed gate is one scalar g for every unit, so ‖J‖ <= (1-g) + g λ1(U) (triangle
+        inequality). A learned gate differs per unit, and that bound fails: U the swap
+        matrix, Ug = 0, g = (0, 1), c = 0 give J = [[1, 0], [1, 0]], norm √2. Per unit,
+        (J0 x)_i = (1-g_i) x_i + g_i (A x)_i with A = diag(1-c²) U is a convex combination,
+        so (J0 x)_i² <= x_i² + (A x)_i² and ‖J0‖ <= √(1 + λ1(U)²), which that example
+        attains for any λ1 = λ1(U) (U = λ1 swap). With one unit it is max(1, λ1). The gate
+        term adds λ1(Ug)/2: |c| <= 1 and |s_{t-1}| <= 1 (s is a convex combination of
+        candidates, from s_0 = 0), so |c - s_{t-1}| <= 2, and g (1-g) <= 1/4."""
         lam = float(largest_singular_value(self.params["weight_hh_l0"]))
         if self.fixed_gate is not None:
             g = self.fixed_gate
             return Bound((1 - g) + g * lam, lam,
                          f"fixed gate g={g:g}: ‖∂s_t/∂s_k‖ <= ((1-g) + g λ1)^(t-k)")
         lam_g = float(largest_singular_value(self.params["weight_hg_l0"]))
-        return Bound(max(1.0, lam) + 0.5 * lam_g, lam,
-                     "learned gate: ‖∂s_t/∂s_k‖ <= (max(1, λ1) + λ1(Ug)/2)^(t-k)")
+        if self.hidden == 1:
+            return Bound(max(1.0, lam) + 0.5 * lam_g, lam,
+                         "learned gate: ‖∂s_t/∂s_k‖ <= (max(1, λ1) + λ1(Ug)/2)^(t-k)")
+        return Bound(float(np.hypot(1.0, lam)) + 0.5 * lam_g, lam,
+                     "learned gate: ‖∂s_t/∂s_k‖ <= (√(1 + λ1²) + λ1(Ug)/2)^(t-k)")
 
     def step_jacobians(self) -> np.ndarray:
         """ds_t/ds_{t-1} = diag(1-g) + diag(g (1-c^2)) U + diag((c - s_{t-1}) g (1-g)) Ug."""
