@@ -107,22 +107,29 @@ SMALL = {"adding": 64, "sine": 64, "bars": 64, "agreement": 120}   # generated d
 
 
 @pytest.mark.parametrize("name", _shipped_configs())
-def test_every_shipped_configs_training_table_fits_80_columns(tmp_path, name):
+def test_every_shipped_configs_training_output_fits_80_columns(tmp_path, monkeypatch, name):
     from nncli import resources
 
     path = next(p for n, p, _ in resources.builtin_configs() if n == name)
-    data = yaml.safe_load(Path(path).read_text())["data"]
+    spec = yaml.safe_load(Path(path).read_text())
+    data = spec["data"]
     kind = data if isinstance(data, str) else data.get("name")
     sets = []
     if kind in SMALL:
         sets = [f"data.train={SMALL[kind]}", "data.val=16", "data.test=16"]
-    result = run("train", name, "--epochs", 1, "--out", tmp_path / "run",
+    monkeypatch.chdir(tmp_path)        # a short run folder: the closing commands hold it whole
+    result = run("train", name, "--epochs", 1, "--out", "run",
                  *[a for s in sets for a in ("--set", s)])
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    table = lines[1:lines.index(next(x for x in lines if x.startswith("done: ")))]
+    # Every line: the header (wrapped between its pieces), the table, the closing lines.
+    assert all(len(line) <= 80 for line in lines), result.stdout
+    header = lines[:1 + next(i for i, x in enumerate(lines) if "run folder run" in x)]
+    assert " · ".join(header).startswith(f"training {spec['name']} · "), header
+    assert any("BLAS thread" in x for x in header) and header[-1].endswith("run folder run")
+    assert any(re.search(r"\b\d+ batch(es)? of \d+\b", x) for x in header), header
+    table = lines[len(header):lines.index(next(x for x in lines if x.startswith("done: ")))]
     assert "epoch" in table[1] and "loss" in table[1], "\n".join(table)
-    assert all(len(line) <= 80 for line in table), "\n".join(table)
     assert not any("…" in line for line in table), "a cell or header was cut:\n" + \
         "\n".join(table)
     assert "done: epoch 1 in" in result.stdout
@@ -474,3 +481,35 @@ def test_complete_explain_says_green_only_in_colour(text_run):
     assert "the chosen one is bold" in caption(STYLES)
     plain = caption()
     assert "green" not in plain and "bold" not in plain
+
+
+# --------------------------------------------------------------------------- wrapped lines
+
+def test_flowed_breaks_only_between_pieces():
+    from nncli.render.tensor import flowed
+
+    pieces = ["training a-model", "4,810 parameters", "1,259 training samples",
+              "40 batches of 32", "sgd", "run folder /a/path/longer/than/the/width"]
+    text = flowed(pieces, 30).plain
+    assert text.splitlines() == ["training a-model", "4,810 parameters",
+                                 "1,259 training samples", "40 batches of 32 · sgd",
+                                 "run folder /a/path/longer/than/the/width"]
+    assert flowed(pieces, 200).plain == " · ".join(pieces)
+    words = flowed(["e.g.:", "a", "bb", "ccc", "[x / y]"], 12, sep=" ", indent=6).plain
+    assert words.splitlines() == ["e.g.: a bb", "      ccc", "      [x / y]"]
+
+
+def test_agreement_examples_wrap_under_their_sentence(text_run):
+    folder, _ = text_run
+    result = run("agreement", folder, env={"COLUMNS": "50"})
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 50 for line in lines), result.stdout
+    first = next(i for i, x in enumerate(lines) if x.startswith("e.g. "))
+    examples = lines[first:]
+    heads = [x for x in examples if x.startswith("e.g. ")]
+    assert heads and all(re.match(r"e\.g\. \d+ modifiers?: \S", x) for x in heads)
+    for x in examples:                   # a further line stands under the sentence's start
+        assert x.startswith("e.g. ") or x.startswith(" " * len("e.g. 1 modifier: ")), x
+    pairs = re.findall(r"\[[^\]]*\]", result.stdout.split("e.g. ", 1)[1])
+    assert len(pairs) == len(heads) and all(re.fullmatch(r"\[\w+ / \w+\]", q) for q in pairs)

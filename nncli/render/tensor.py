@@ -101,6 +101,26 @@ def titled(table: Table) -> Group:
     return Group(*parts)
 
 
+def flowed(pieces: Sequence[Text | str], width: int, sep: str = " · ",
+           indent: int = 0) -> Text:
+    """`pieces` joined by `sep` on lines of at most `width` cells, for printing with
+    soft_wrap=True. Lines break only between pieces, so a piece ('40 batches of 32', a path,
+    a '[runs / run]' pair) is never split: one wider than `width` stands alone on its line.
+    A break takes the separator's place; lines after the first start with `indent` spaces."""
+    out, used = Text(), 0
+    for i, piece in enumerate(pieces):
+        piece = Text(piece) if isinstance(piece, str) else piece
+        if i and used + len(sep) + piece.cell_len <= width:
+            out.append(sep)
+            used += len(sep)
+        elif i:
+            out.append("\n" + " " * indent)
+            used = indent
+        out.append_text(piece)
+        used += piece.cell_len
+    return out
+
+
 def param_axes(ndim: int) -> tuple[str, ...]:
     """The names of a parameter's leading axes: a conv weight's filter and input channel,
     a gated cell's stacked gates."""

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from nncli import text
-from nncli.render.tensor import console, shows, titled
+from nncli.render.tensor import console, flowed, plural, shows, titled
 
 CONTEXT_CHARS = 18       # characters of context shown per step by --explain
 
@@ -142,16 +142,20 @@ def show_agreement(results: list[dict], test, far: bool = False) -> None:
     out.print(titled(table))
     if far:
         pair = max(test, key=lambda p: (p.fillers <= 6, p.fillers))
-        out.print(Text.assemble((f"e.g. {pair.fillers} fillers: ", "dim"),
-                                " ".join(pair.context[1:]) + " ",
-                                (f"[{pair.right} / {pair.wrong}]", "bold")), soft_wrap=True)
+        out.print(_example(f"e.g. {pair.fillers} fillers:", pair, out.width), soft_wrap=True)
         return
     seen = set()
     for pair in test:
         if pair.modifiers in seen or pair.modifiers == 0 or len(seen) >= 3:
             continue
         seen.add(pair.modifiers)
-        out.print(Text.assemble((f"e.g. {pair.modifiers} modifier"
-                                 f"{'s' if pair.modifiers > 1 else ''}: ", "dim"),
-                                " ".join(pair.context[1:]) + " ",
-                                (f"[{pair.right} / {pair.wrong}]", "bold")), soft_wrap=True)
+        out.print(_example(f"e.g. {plural(pair.modifiers, 'modifier')}:", pair, out.width),
+                  soft_wrap=True)
+
+
+def _example(head: str, pair, width: int) -> Text:
+    """'e.g. 2 modifiers: the dog near the cats [runs / run]' wrapped between words to
+    `width`, the sentence's further lines under its first word, the pair kept whole."""
+    words = [Text(head, style="dim"), *pair.context[1:],
+             Text(f"[{pair.right} / {pair.wrong}]", style="bold")]
+    return flowed(words, width, sep=" ", indent=len(head) + 1)

@@ -94,16 +94,18 @@ class TrainView:
     def _header(self, event) -> Text:
         from rich.text import Text
 
+        from nncli.render.tensor import flowed
+
         t, s = self.trainer, self.trainer.settings
         what = "resuming" if event.resumed else "training"
         where = (f" from epoch {t.epoch + 1}" + (f", batch {t.batch + 1}" if t.batch else "")
                  if event.resumed else "")
-        return Text.assemble(
-            (f"{what} {t.spec.name}", "bold"), where,
-            f" · {t.model.num_params():,} parameters · {len(t.data.train.x):,} training "
-            f"samples · {event.batches} batches of {s['batch_size']} · {s['optimizer']} · "
-            f"{s['dtype']} · {t.engine.describe()} · until epoch "
-            f"{event.stop_epoch} · run folder {event.run_dir}")
+        return flowed([Text.assemble((f"{what} {t.spec.name}", "bold"), where),
+                       f"{t.model.num_params():,} parameters",
+                       f"{len(t.data.train.x):,} training samples",
+                       f"{event.batches} batches of {s['batch_size']}", s["optimizer"],
+                       s["dtype"], t.engine.describe(), f"until epoch {event.stop_epoch}",
+                       f"run folder {event.run_dir}"], self.console.width)
 
     def _table(self) -> Group:
         from rich import box
