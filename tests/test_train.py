@@ -143,10 +143,12 @@ def test_loss_decreases_and_files_are_written(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["best.npz", "config.yaml", "last.npz",
                                                       "metrics.jsonl"]
     text = result.stdout
-    for piece in ("train", "val", "|grad|", "0.conv", "3.dense", "best epoch", " · sgd · ",
+    for piece in ("train", "val", "|grad|", "0.conv", "3.dense", "best epoch",
                   "loss per epoch", f"nncli train --resume {out}",
                   f"nncli eval {out}\n"):
         assert piece in text, piece
+    # the optimizer is a piece of the header, which wraps between pieces at 80 columns
+    assert re.search(r"(^| · )sgd( · |$)", text, re.M), text
 
 
 def test_same_seed_same_run(tmp_path):
