@@ -18,10 +18,16 @@ def shape_str(shape: Iterable[int]) -> str:
 
 
 def plural(n: int, word: str) -> str:
-    """plural(1, 'value') -> '1 value'; plural(3, 'entry') -> '3 entries'."""
+    """plural(1, 'value') -> '1 value'; plural(3, 'entry') -> '3 entries';
+    plural(2, 'batch') -> '2 batches'; plural(12345, 'parameter') -> '12,345 parameters'.
+    Text for people: JSON keeps its counts as plain integers."""
     if n == 1:
         return f"1 {word}"
-    return f"{n} {word[:-1]}ies" if word.endswith("y") else f"{n} {word}s"
+    if word.endswith("y") and word[-2:-1] not in ("a", "e", "o", "u"):
+        word = word[:-1] + "ie"
+    elif word.endswith(("s", "x", "z", "ch", "sh")):
+        word += "e"
+    return f"{n:,} {word}s"
 
 
 

@@ -405,21 +405,25 @@ def test_an_npz_input_with_several_arrays_is_refused_and_listed(tmp_path):
 
 # --------------------------------------------------------------------------- summary memory
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("name", ["adding_gru_lite", "adding_lstm", "digits_cnn",
                                   "chars_rnn"])
-def test_summary_counts_what_a_forward_and_backward_keep(name):
+def test_summary_counts_what_a_forward_and_backward_keep(name, dtype):
     """Checked against tracemalloc: the memory a forward and backward pass of one sample
-    leave allocated (outputs, gradients, the layers' caches)."""
+    leave allocated (outputs, gradients, the layers' caches), in either dtype. summary
+    counts in train.dtype (float32 by default, as these configs train)."""
     import tracemalloc
 
     from nncli.spec import load_spec
 
-    reported = json.loads(run("summary", name, "--json").stdout)[
-        "activation_bytes_per_sample"]
-    model = load_spec(CONFIGS / f"{name}.yaml").build()
-    assert reported == model.sample_activation_bytes()
+    summary = json.loads(run("summary", name, "--json").stdout)
+    model = load_spec(CONFIGS / f"{name}.yaml").build().astype(dtype)
+    reported = model.sample_activation_bytes()
+    if dtype == "float32":
+        assert summary["dtype"] == "float32"
+        assert summary["activation_bytes_per_sample"] == reported
     assert model.activation_bytes(32) == 32 * reported          # the budget scales it
-    x = np.zeros((1, *model.input_shape))
+    x = np.zeros((1, *model.input_shape), dtype=model.dtype)
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]
@@ -429,7 +433,7 @@ def test_summary_counts_what_a_forward_and_backward_keep(name):
     finally:
         tracemalloc.stop()
     assert reported <= kept <= 1.1 * reported + 4096, (reported, kept)
-    outputs_only = 8 * sum(int(np.prod(s)) for s in model.shapes)
+    outputs_only = model.dtype.itemsize * sum(int(np.prod(s)) for s in model.shapes)
     if name.startswith("adding"):         # return: last, 50 steps: the states dominate
         assert reported > 100 * outputs_only
 
@@ -513,3 +517,26 @@ def test_agreement_examples_wrap_under_their_sentence(text_run):
         assert x.startswith("e.g. ") or x.startswith(" " * len("e.g. 1 modifier: ")), x
     pairs = re.findall(r"\[[^\]]*\]", result.stdout.split("e.g. ", 1)[1])
     assert len(pairs) == len(heads) and all(re.fullmatch(r"\[\w+ / \w+\]", q) for q in pairs)
+
+
+# --------------------------------------------------------------------------- counts
+
+def test_counts_read_with_thousands_separators_and_json_keeps_integers(tmp_path):
+    from nncli.formatting import plural
+
+    assert plural(12345, "parameter") == "12,345 parameters"
+    assert [plural(1, "batch"), plural(2, "batch"), plural(3, "entry"), plural(2, "key")] == \
+        ["1 batch", "2 batches", "3 entries", "2 keys"]
+    wide = ("--set", "layers.1.dense.units=1024")
+    shown = run("summary", "digits_mlp", *wide).stdout
+    assert "1,024 units, relu" in shown
+    record = json.loads(run("summary", "digits_mlp", *wide, "--json").stdout)
+    assert record["layers"][1]["options"] == "1,024 units, relu"      # text for people
+    assert record["layers"][1]["params"] == 66560 and record["total_params"] == 66560 + 10250
+    result = run("init", "digits_mlp", *wide, "-o", tmp_path / "w0.npz")
+    assert result.exit_code == 0, result.stderr
+    assert f"wrote 76,810 parameters in 4 arrays to {tmp_path / 'w0.npz'}" in result.stderr
+    trained = run("train", "digits_mlp", "--epochs", 1, "--set", "train.batch_size=2000",
+                  "--out", tmp_path / "run").stdout
+    assert "1,259 training samples" in trained
+    assert re.search(r"(^| · )1 batch of 2000( · |$)", trained, re.M), trained

@@ -67,14 +67,15 @@ def init_cmd(
       nncli init configs/digits_cnn.yaml -o w0.npz
     """
     from nncli.checkpoint import save_weights
+    from nncli.formatting import plural
     from nncli.render.recording import check_target
 
     check_target(out, force, "--out", (".npz",), "weights")
     spec, _ = load_model(config, None, overrides)
     model = spec.build()         # seeded, also for a run folder (not its trained weights)
     save_weights(out, model.named_params(), spec.vocab.arrays() if spec.vocab else None)
-    typer.echo(f"wrote {model.num_params()} parameters in {len(model.named_params())} "
-               f"arrays to {out}", err=True)
+    typer.echo(f"wrote {plural(model.num_params(), 'parameter')} in "
+               f"{plural(len(model.named_params()), 'array')} to {out}", err=True)
 
 
 # ---- summary ---------------------------------------------------------------------------
@@ -94,13 +95,14 @@ def summary_cmd(config: Path = CONFIG, overrides: list[str] = SET,
     from nncli.output import write_json
     from nncli.render.model import show_summary
 
-    s = inspection.summarize(inspection.load_summary_spec(config, overrides))
+    s = inspection.summarize(inspection.load_summary_spec(config, overrides),
+                             run_folder=Path(config).is_dir())
     if as_json and s.failure is None:
         spec = s.spec
         write_json({"schema": "nncli.summary/1", "name": spec.name,
                     "input_shape": list(spec.input_shape), "layers": s.rows,
                     "total_params": s.total_params,
-                    "activation_bytes_per_sample": s.activation_bytes,
+                    "activation_bytes_per_sample": s.activation_bytes, "dtype": s.dtype,
                     "loss": spec.loss, "reduction": spec.reduction})
     elif not as_json:
         show_summary(s)

@@ -94,16 +94,16 @@ class TrainView:
     def _header(self, event) -> Text:
         from rich.text import Text
 
-        from nncli.render.tensor import flowed
+        from nncli.render.tensor import flowed, plural
 
         t, s = self.trainer, self.trainer.settings
         what = "resuming" if event.resumed else "training"
         where = (f" from epoch {t.epoch + 1}" + (f", batch {t.batch + 1}" if t.batch else "")
                  if event.resumed else "")
         return flowed([Text.assemble((f"{what} {t.spec.name}", "bold"), where),
-                       f"{t.model.num_params():,} parameters",
-                       f"{len(t.data.train.x):,} training samples",
-                       f"{event.batches} batches of {s['batch_size']}", s["optimizer"],
+                       plural(t.model.num_params(), "parameter"),
+                       plural(len(t.data.train.x), "training sample"),
+                       f"{plural(event.batches, 'batch')} of {s['batch_size']}", s["optimizer"],
                        s["dtype"], t.engine.describe(), f"until epoch {event.stop_epoch}",
                        f"run folder {event.run_dir}"], self.console.width)
 
