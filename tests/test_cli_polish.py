@@ -540,3 +540,35 @@ def test_counts_read_with_thousands_separators_and_json_keeps_integers(tmp_path)
                   "--out", tmp_path / "run").stdout
     assert "1,259 training samples" in trained
     assert re.search(r"(^| · )1 batch of 2000( · |$)", trained, re.M), trained
+
+
+# --------------------------------------------------------------------------- thin commands
+
+def test_the_prompt_check_lives_in_the_core_with_its_messages():
+    from nncli import text
+    from nncli.commands import text as command
+    from nncli.errors import InputError
+
+    assert not hasattr(command, "_prompt_tokens")        # the command only calls the core
+    vocab = text.Vocab(tuple(" acehst"), "chars")
+    heard: list[list[str]] = []
+    assert text.prompt_tokens("the cat", vocab, False, heard.append) == list("the cat")
+    assert heard == []
+    with pytest.raises(InputError, match=r"^--prompt: empty; give at least one character "
+                                         r"to continue, e\.g\. --prompt \"the\"$"):
+        text.prompt_tokens("", vocab, False)
+    with pytest.raises(InputError) as refused:
+        text.prompt_tokens("the Zed!", vocab, False, heard.append)
+    assert str(refused.value) == ("--prompt: 3 characters not in the model's vocabulary of "
+                                  "7: 'Z'; 'd'; '!'; rephrase, or pass --skip-unknown to "
+                                  "drop them")
+    assert heard == []
+    assert text.prompt_tokens("the Zed!", vocab, True, heard.append) == list("the e")
+    assert heard == [["Z", "d", "!"]]
+    with pytest.raises(InputError, match="^--prompt: no known characters or words left "):
+        text.prompt_tokens("Zd!", vocab, True, heard.append)
+    assert heard[-1] == ["Z", "d", "!"]              # noted before the refusal, as before
+    words = text.Vocab(("cat", "cats", "the"), "words")
+    with pytest.raises(InputError, match=r"^--prompt: 1 word not in the model's vocabulary "
+                                         r"of 3: 'Cat' \(nearest: 'cat'\); rephrase"):
+        text.prompt_tokens("the Cat", words, False)

@@ -79,6 +79,7 @@ def complete_cmd(
       nncli complete runs/agreement -p "the dogs that the cat" -n 3 --explain
     """
     from nncli import text
+    from nncli.render.text import dropped_note
 
     if length < 1:
         raise InputError(f"--length: expected an integer >= 1, got {length}")
@@ -91,7 +92,8 @@ def complete_cmd(
         raise InputError(f"--seed: expected an integer >= 0, got {seed}")
     loaded = load_text_model(config, weights, overrides=overrides)
     spec, model, vocab, weights = loaded.spec, loaded.model, loaded.vocab, loaded.weights
-    tokens = _prompt_tokens(prompt, vocab, skip_unknown)
+    tokens = text.prompt_tokens(prompt, vocab, skip_unknown,
+                                dropped=lambda unknown: dropped_note(unknown, vocab.mode))
     k = top_k if top_k is not None else EXPLAIN_K
     result = text.complete(model, vocab, tokens, length, temperature, top_k, seed,
                            candidates=min(k, len(vocab)))
@@ -114,37 +116,6 @@ def complete_cmd(
     from nncli.render.text import show_completion
 
     show_completion(payload, result, loaded.epoch, explain)
-
-
-def _prompt_tokens(prompt: str, vocab, skip_unknown: bool) -> list[str]:
-    from nncli import text
-
-    tokens = text.tokenize(prompt, vocab.mode)
-    if not tokens:
-        what = "character" if vocab.mode == "chars" else "word"
-        raise InputError(f"--prompt: empty; give at least one {what} to continue, e.g. "
-                         f"--prompt \"the\"")
-    unknown = vocab.unknown(tokens)
-    if unknown and not skip_unknown:
-        shown = []
-        for t in unknown[:6]:
-            near = vocab.nearest(t)
-            shown.append(repr(t) + (f" (nearest: {', '.join(map(repr, near))})" if near else ""))
-        more = f" and {len(unknown) - 6} more" if len(unknown) > 6 else ""
-        unit = "character" if vocab.mode == "chars" else "word"
-        raise InputError(f"--prompt: {len(unknown)} {unit}"
-                         f"{'s' if len(unknown) > 1 else ''} not in the model's vocabulary "
-                         f"of {len(vocab)}: {'; '.join(shown)}{more}; rephrase, or pass "
-                         f"--skip-unknown to drop them")
-    if unknown:
-        tokens = [t for t in tokens if t in vocab.index]
-        from nncli.render.text import dropped_note
-
-        dropped_note(unknown, vocab.mode)
-        if not tokens:
-            raise InputError("--prompt: no known characters or words left after dropping "
-                             "the unknown ones")
-    return tokens
 
 
 # =========================================================================== agreement

@@ -35,6 +35,7 @@ from nncli.text.vocab import (
     VOCAB_MODE_KEY,
     Vocab,
     detokenize,
+    prompt_tokens,
     show_token,
     tokenize,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "TOKEN_MODES", "TRANSITIVE", "UNK", "VERBS", "VOCAB_KEY", "VOCAB_MODE_KEY",
     "AgreementPair", "AgreementRow", "Completion", "Step", "Uniforms", "Vocab",
     "agreement_pairs", "agreement_sentence", "check_text_model", "complete",
-    "detokenize", "draw", "next_log_probs", "sampling_probs", "score_agreement",
+    "detokenize", "draw", "next_log_probs", "prompt_tokens", "sampling_probs",
+    "score_agreement",
     "show_token", "tokenize", "unigram_perplexity",
 ]

@@ -14,7 +14,7 @@ unicode array, and `vocab_tokens`, 'chars' or 'words'), readable with allow_pick
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -103,6 +103,37 @@ class Vocab:
             raise InputError(f"{source}: the '{VOCAB_KEY}' array is damaged (expected "
                              f"distinct strings and '{VOCAB_MODE_KEY}' = chars or words)")
         return cls(tuple(tokens.tolist()), str(mode))
+
+
+def prompt_tokens(prompt: str, vocab: Vocab, skip_unknown: bool,
+                  dropped: Callable[[list[str]], None] = lambda unknown: None) -> list[str]:
+    """The tokens of `--prompt` for a model with `vocab`. Tokens the vocabulary lacks are an
+    InputError naming each (up to six) with its nearest known ones; with `skip_unknown`
+    they are dropped, and `dropped` hears which (the command notes them) before the
+    tokens are returned or, if none is left, before that error is raised."""
+    tokens = tokenize(prompt, vocab.mode)
+    unit = "character" if vocab.mode == "chars" else "word"
+    if not tokens:
+        raise InputError(f"--prompt: empty; give at least one {unit} to continue, e.g. "
+                         f"--prompt \"the\"")
+    unknown = vocab.unknown(tokens)
+    if unknown and not skip_unknown:
+        shown = []
+        for t in unknown[:6]:
+            near = vocab.nearest(t)
+            shown.append(repr(t) + (f" (nearest: {', '.join(map(repr, near))})" if near else ""))
+        more = f" and {len(unknown) - 6} more" if len(unknown) > 6 else ""
+        raise InputError(f"--prompt: {len(unknown)} {unit}"
+                         f"{'s' if len(unknown) > 1 else ''} not in the model's vocabulary "
+                         f"of {len(vocab)}: {'; '.join(shown)}{more}; rephrase, or pass "
+                         f"--skip-unknown to drop them")
+    if unknown:
+        tokens = [t for t in tokens if t in vocab.index]
+        dropped(unknown)
+        if not tokens:
+            raise InputError("--prompt: no known characters or words left after dropping "
+                             "the unknown ones")
+    return tokens
 
 
 def show_token(token: str) -> str:
