@@ -38,26 +38,42 @@ class Summary:
     spec: Spec
     rows: list[dict[str, Any]]      # one per layer, up to a layer whose shape fails
     total_params: int
-    activation_bytes: int           # float64 bytes one forward+backward keeps per sample
+    activation_bytes: int           # bytes one forward+backward keeps per sample, in dtype
     failure: InputError | None      # the shape error that stopped the table, if any
+    dtype: str = "float64"          # the float type the memory is counted in
 
 
-def summarize(spec: Spec) -> Summary:
+def memory_dtype(spec: Spec, run_folder: bool = False) -> str:
+    """The float type a spec's memory is counted in: train.dtype for a spec meant for
+    training (it has data: or train:; a legacy run folder's is float64), float64 for one
+    only run by forward and backward (their --dtype default)."""
+    from nncli.train_setup import TRAIN_OPTIONS, training_dtype
+
+    if "data" not in spec.raw and "train" not in spec.raw:
+        return "float64"
+    try:
+        return training_dtype(spec, run_folder)
+    except InputError:          # summary's warning line names the bad train.dtype
+        return TRAIN_OPTIONS["dtype"].default
+
+
+def summarize(spec: Spec, run_folder: bool = False) -> Summary:
     """The layer table of a spec: options, output shape and parameter count per layer.
 
     A layer whose shape is impossible ends the table; its error is `failure`, so the rows
     before it can still be shown. A complete spec is also built once, which checks fixed
     parameters' shapes and the memory budget. The activation memory is what one forward
     and backward keep per sample (outputs, gradients, states, gates, caches: see
-    Model.sample_activation_bytes), as the memory budget counts it."""
+    Model.sample_activation_bytes), as the memory budget counts it: in the dtype training
+    would use (memory_dtype; run_folder: spec is a run folder's config.yaml)."""
     shapes, failure = [], None
     try:
         shapes.extend(iter_shapes(spec.layers, spec.input_shape))
     except ShapeError as err:
         failure = spec.shape_error(err)
-    act_bytes = 0
+    act_bytes, dtype = 0, memory_dtype(spec, run_folder)
     if failure is None:
-        act_bytes = spec.build().sample_activation_bytes()
+        act_bytes = spec.build().astype(dtype).sample_activation_bytes()
     rows = [{"index": i, "type": layer.kind, "options": layer.describe(),
              "output_shape": list(shape),
              "params": sum(math.prod(s) for s in layer.param_shapes(shape_in).values()),
@@ -65,7 +81,7 @@ def summarize(spec: Spec) -> Summary:
             for i, (layer, shape, shape_in) in enumerate(
                 zip(spec.layers, shapes, [spec.input_shape, *shapes], strict=False))]
     total = sum(r["params"] for r in rows)
-    return Summary(spec, rows, total, act_bytes, failure)
+    return Summary(spec, rows, total, act_bytes, failure, dtype)
 
 
 def load_summary_spec(config: Path, overrides=(), what: str = "CONFIG") -> Spec:

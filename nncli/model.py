@@ -72,7 +72,7 @@ class Model:
     def init_params(self, rng: np.random.Generator) -> None:
         """Seeded initialisation of every layer, in order (see layers/base.py for the rules).
         Refused up front if the parameters would exceed the memory budget."""
-        check_budget(self.param_bytes(), "model", f"a model of "
+        check_budget(self.param_bytes(0), "model", f"a model of "
                      f"{self.num_params(planned=True):,} parameters", "use a smaller model")
         for layer, shape in zip(self.layers, [self.input_shape, *self.shapes[:-1]], strict=True):
             layer.init_params(shape, rng)
@@ -104,28 +104,29 @@ class Model:
         return sum(v.size for v in self.named_params().values())
 
     def param_bytes(self, optimizer_slots: int = 1) -> int:
-        """float64 bytes for parameters, gradients and an optimizer's state: 2 + slots
-        copies of each (Optimizer.slots: 0 for plain SGD, 2 for Adam). Before an optimizer
-        is chosen, one slot (a momentum buffer) is assumed. Counted in float64 also for a
-        float32 run: an upper bound (the parameters are drawn in float64, then cast)."""
-        return (2 + optimizer_slots) * 8 * self.num_params(planned=True)
+        """Bytes for parameters, gradients and an optimizer's state in the model's dtype:
+        2 + slots copies of each (Optimizer.slots: 0 for plain SGD, 2 for Adam; 0 for the
+        parameters and gradients a build draws, in float64, before any cast). Before an
+        optimizer is chosen, one slot (a momentum buffer) is assumed."""
+        return (2 + optimizer_slots) * self.dtype.itemsize * self.num_params(planned=True)
 
     def activation_bytes(self, batch: int) -> int:
-        """float64 bytes one forward+backward keeps for a batch (sample_activation_bytes
-        per sample): an upper bound in float32."""
+        """Bytes one forward+backward keeps for a batch in the model's dtype
+        (sample_activation_bytes per sample)."""
         return batch * self.sample_activation_bytes()
 
     def sample_activation_bytes(self) -> int:
-        """float64 bytes one forward+backward keeps per sample: every layer's output and
-        its gradient, and what each layer holds for backward (a recurrent layer's states
-        and gates for every step, a conv's unfolded patches, a pool's winners, ...).
+        """Bytes one forward+backward keeps per sample in the model's dtype: every layer's
+        output and its gradient, and what each layer holds for backward (a recurrent
+        layer's states and gates for every step, a conv's unfolded patches, a pool's
+        winners, ...). float32 holds half of float64's, but for integer arrays (winners).
 
         Measured once, on a copy of the model and one sample of zeros, by adding up the
         arrays the layers hold afterwards, so any layer is counted as it really is. When 3
         copies of the outputs (the quick estimate) are already over the memory budget, that
         estimate is returned instead: the probe itself would not fit."""
         if self._sample_bytes is None:
-            quick = 3 * 8 * sum(int(np.prod(s)) for s in self.shapes)
+            quick = 3 * self.dtype.itemsize * sum(int(np.prod(s)) for s in self.shapes)
             try:
                 self._sample_bytes = quick if quick > memory_budget() else _probe_bytes(self)
             except InputError:          # a layer that refuses zeros: keep the estimate
@@ -165,6 +166,7 @@ class Model:
         """Cast every parameter (and gradient) to dtype, e.g. float32 for speed; weights
         loaded and inputs batched afterwards take that dtype too."""
         self.dtype = np.dtype(dtype)
+        self._sample_bytes = None                 # measured again in the new dtype
         for layer in self.layers:
             for k in layer.params:
                 layer.params[k] = layer.params[k].astype(dtype)
@@ -253,14 +255,14 @@ class Model:
 
 
 def _probe_bytes(model: Model) -> int:
-    """The float64 bytes a copy of `model` holds after a forward and backward pass on one
-    sample of zeros: the outputs, their gradients and the arrays the layers keep (each
-    buffer once, however many views of it there are; parameters and gradients are left
-    out: Model.param_bytes counts them)."""
+    """The bytes a copy of `model` holds after a forward and backward pass on one sample
+    of zeros in the model's dtype: the outputs, their gradients and the arrays the layers
+    keep (each buffer once, however many views of it there are; parameters and gradients
+    are left out: Model.param_bytes counts them)."""
     import copy
 
-    probe = copy.deepcopy(model).astype(np.float64)
-    x = np.zeros((1, *probe.input_shape))
+    probe = copy.deepcopy(model)
+    x = np.zeros((1, *probe.input_shape), dtype=probe.dtype)
     outputs = probe.forward(x, upto=probe._loss_end()).outputs
     _, grads = probe.backward_from(np.zeros_like(outputs[-1]), keep=True)
     seen: dict[int, int] = {}

@@ -103,7 +103,9 @@ class Spec:
                           self.seed)
         except ShapeError as err:
             raise self.shape_error(err) from None
-        check_budget(model.param_bytes(), self.where(("layers",)),
+        # What the build draws: float64 parameters and gradients. A Trainer then checks
+        # its own copies (train.dtype, with the optimizer's state) after the cast.
+        check_budget(model.param_bytes(0), self.where(("layers",)),
                      f"a model of {model.num_params(planned=True):,} parameters",
                      "use fewer units or filters")
         model.init_params(rng if rng is not None else np.random.default_rng(self.seed))

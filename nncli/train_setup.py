@@ -38,6 +38,18 @@ TRAIN_OPTIONS = {
 LEGACY_DTYPE = "float64"
 
 
+def training_dtype(spec: Spec, run_folder: bool = False) -> str:
+    """The float type `nncli train` uses for this spec: train.dtype (float32 by default).
+    A run folder's config.yaml without train.dtype is a run from before it existed, which
+    trained in float64 (resume_run reads it so too). An invalid value is a file:line
+    InputError."""
+    given = spec.raw.get("train")
+    if isinstance(given, dict) and "dtype" in given:
+        entry = TRAIN_OPTIONS["dtype"]
+        return check_value(spec, ("train", "dtype"), given["dtype"], entry.kind)
+    return LEGACY_DTYPE if run_folder else TRAIN_OPTIONS["dtype"].default
+
+
 def train_options(optimizer: str) -> dict[str, Option]:
     """The `train:` option table when `optimizer` is chosen: the common options with the
     optimizer's own after `lr`, and `lr` defaulting to the optimizer's LR."""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import specs
 import yaml
 from typer.testing import CliRunner
 
@@ -224,18 +225,7 @@ def test_conv_explain_shows_the_rows_and_columns_around_the_cell(tmp_path):
 
 # --------------------------------------------------------------------------- text models
 
-AGREE = """name: agree-tiny
-seed: 0
-input: [8]
-layers:
-  - embedding: {dim: 4}
-  - rnn: {hidden: 6}
-  - dense: {units: vocab}
-  - softmax
-loss: cross_entropy
-data: {name: agreement, window: 8, train: 100, val: 10, test: 40}
-train: {epochs: 1, batch_size: 16, lr: 0.5}
-"""
+AGREE = specs.agree(cell="rnn", train=100, held_out=10, test=40)
 
 
 @pytest.fixture(scope="module")
@@ -436,6 +426,33 @@ def test_summary_counts_what_a_forward_and_backward_keep(name, dtype):
     outputs_only = model.dtype.itemsize * sum(int(np.prod(s)) for s in model.shapes)
     if name.startswith("adding"):         # return: last, 50 steps: the states dominate
         assert reported > 100 * outputs_only
+
+
+def test_summary_counts_memory_in_the_dtype_that_will_be_used(tmp_path):
+    """train.dtype for a spec meant for training (float32 by default; float64 for a run
+    folder from before train.dtype existed), float64 for one only run by forward."""
+    from nncli.spec import load_spec
+
+    def summary(config):
+        return json.loads(run("summary", config, "--json").stdout)
+
+    built = load_spec(CONFIGS / "digits_cnn.yaml").build()
+    float64 = built.sample_activation_bytes()
+    assert summary("digits_cnn")["dtype"] == "float32"
+    assert summary("digits_cnn")["activation_bytes_per_sample"] < float64
+    assert summary(CONFIGS / "seed_conv.yaml")["dtype"] == "float64"
+    text = run("summary", CONFIGS / "seed_conv.yaml", env={"COLUMNS": "80"}).stdout
+    assert "counted in float64, 8 bytes a value" in text
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    config = yaml.safe_load((CONFIGS / "digits_cnn.yaml").read_text())
+    (legacy / "config.yaml").write_text(yaml.safe_dump(config))
+    assert "dtype" not in config["train"]
+    assert summary(legacy)["dtype"] == "float64"
+    assert summary(legacy)["activation_bytes_per_sample"] == float64
+    config["train"]["dtype"] = "float32"
+    (legacy / "config.yaml").write_text(yaml.safe_dump(config))
+    assert summary(legacy)["dtype"] == "float32"
 
 
 def test_the_memory_budget_of_grad_trace_blames_steps():

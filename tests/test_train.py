@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 
 from nncli import optim
 from nncli import train as core
+from nncli.budget import parse_size
 from nncli.checkpoint import load_checkpoint
 from nncli.cli import app
 from nncli.errors import RunFailed
@@ -279,19 +280,35 @@ def test_schedule_and_clipping_reach_every_optimizer(tmp_path, optimizer):
     assert all(not np.array_equal(before[k], after[k]) for k in before)
 
 
-def test_memory_estimate_counts_the_optimizers_state(tmp_path, monkeypatch):
-    """A model that fits with plain SGD (parameters, gradients, one momentum-sized slot
-    assumed when the spec is built) but not with AMSGrad's three slots."""
+@pytest.mark.parametrize("dtype, budget", [("float64", "12M"), ("float32", "7M")])
+def test_memory_estimate_counts_the_optimizers_state(tmp_path, monkeypatch, dtype, budget):
+    """A model that fits with SGD and momentum (parameters, gradients, one slot) but not
+    with AMSGrad's three slots, counted in train.dtype: 380,020 params take 9.1M / 15.2M in
+    float64, 4.6M / 7.6M in float32 (the build's float64 parameters and gradients, 6.1M,
+    fit both budgets)."""
     text = TINY.replace("dense: {units: 2}", "dense: {units: 20000}").replace(
-        "batch_size: 16", "batch_size: 1")
-    monkeypatch.setenv("NNCLI_MEMORY_BUDGET", "12M")        # 380,020 params: 9.1M, 15.2M
+        "batch_size: 16", "batch_size: 1").replace("train: {", f"train: {{dtype: {dtype}, ")
+    monkeypatch.setenv("NNCLI_MEMORY_BUDGET", budget)
     cfg = write(tmp_path, text.replace("train: {", "train: {optimizer: adam, amsgrad: true, "
                                        "").replace("momentum: 0.9, ", ""))
     line = one_line_error(run("train", cfg, "--out", tmp_path / "run"))
     assert "train.optimizer: training 380,020 parameters with adam (3 state arrays" in line
     assert "over the memory budget" in line and not (tmp_path / "run").exists()
     sgd = core.Trainer(core.load_spec(write(tmp_path, text, "sgd.yaml")), tmp_path / "x")
-    assert sgd.optim.slots == 1 and sgd.model.param_bytes(1) < 12 * 2**20
+    assert sgd.optim.slots == 1 and sgd.model.param_bytes(1) < parse_size(budget)
+    assert sgd.model.dtype == dtype
+    assert sgd.model.param_bytes(3) == 5 * 380_020 * np.dtype(dtype).itemsize
+
+
+def test_a_float32_estimate_is_half_the_float64_one(tmp_path):
+    """The budget counts a run's memory in train.dtype: float32 parameters, optimizer
+    state and activations take half of float64's (a gru-lite holds no integer arrays)."""
+    spec = core.load_spec(write(tmp_path, REGRESSION.replace("rnn: {", "gru-lite: {")))
+    run32 = core.Trainer(spec, tmp_path / "x").model          # train.dtype: float32
+    as_built = spec.build()                                   # float64
+    assert run32.dtype == np.float32 and as_built.dtype == np.float64
+    assert 2 * run32.param_bytes(2) == as_built.param_bytes(2)
+    assert 2 * run32.activation_bytes(16) == as_built.activation_bytes(16) > 0
 
 
 @pytest.mark.parametrize("error", [OSError(28, "No space left on device"), KeyboardInterrupt])

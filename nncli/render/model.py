@@ -42,9 +42,11 @@ def show_summary(s: Summary) -> None:
     out = console()
     out.print(titled(table))
     if complete:
-        # float64 bytes, as the memory budget counts them
+        # in the dtype training would use, as the memory budget counts them
+        size = np.dtype(s.dtype).itemsize
         out.print(f"activations per sample: {human_bytes(s.activation_bytes)} (forward + "
-                  f"backward); parameters: {human_bytes(s.total_params * 8)}")
+                  f"backward); parameters: {human_bytes(s.total_params * size)}")
+        out.print(f"counted in {s.dtype}, {size} bytes a value")
 
 
 def _squeeze(a: np.ndarray) -> np.ndarray:
