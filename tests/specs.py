@@ -20,8 +20,11 @@ train: {{epochs: {epochs}, batch_size: 16, lr: {lr}{extra}}}
 """
 
 
-def agree(cell: str = "gru-lite", epochs: int = 1, train: int = 200, held_out: int = 20) -> str:
-    """A 6-unit recurrent language model of the agreement grammar's sentences."""
+def agree(cell: str = "gru-lite", epochs: int = 1, train: int = 200, held_out: int = 20,
+          test: int | None = None) -> str:
+    """A 6-unit recurrent language model of the agreement grammar's sentences: `held_out`
+    sentences each for val and test, or `test` for the test split."""
+    test = held_out if test is None else test
     return f"""name: agree-tiny
 seed: 0
 input: [8]
@@ -31,6 +34,6 @@ layers:
   - dense: {{units: vocab}}
   - softmax
 loss: cross_entropy
-data: {{name: agreement, window: 8, train: {train}, val: {held_out}, test: {held_out}}}
+data: {{name: agreement, window: 8, train: {train}, val: {held_out}, test: {test}}}
 train: {{epochs: {epochs}, batch_size: 16, lr: 0.5}}
 """

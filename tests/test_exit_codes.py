@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import specs
 import typer.main
 from typer.testing import CliRunner
 
@@ -22,28 +23,6 @@ A, K = CONFIGS / "seed_conv_A.txt", CONFIGS / "seed_conv_K.txt"
 RNN = CONFIGS / "seed_rnn.yaml"
 runner = CliRunner()
 
-SINE = """name: sine-tiny
-seed: 0
-input: [6, 1]
-layers:
-  - rnn: {hidden: 4, return: last}
-  - dense: {units: 1}
-loss: mse
-data: {name: sine, steps: 6, train: 64, val: 16, test: 16}
-train: {epochs: 1, batch_size: 16, lr: LR}
-"""
-AGREE = """name: agree-tiny
-seed: 0
-input: [8]
-layers:
-  - embedding: {dim: 4}
-  - rnn: {hidden: 6}
-  - dense: {units: vocab}
-  - softmax
-loss: cross_entropy
-data: {name: agreement, window: 8, train: 100, val: 10, test: 10}
-train: {epochs: 1, batch_size: 16, lr: 0.5}
-"""
 LINE = """name: line
 input: [2]
 layers: [{dense: {units: 1}}]
@@ -56,12 +35,12 @@ train: {epochs: 1, batch_size: 4, lr: 0.01}
 @pytest.fixture(scope="module")
 def paths(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("exit")
-    (root / "sine.yaml").write_text(SINE.replace("LR", "0.05"))
-    (root / "diverge.yaml").write_text(SINE.replace("LR", "1.0e+300"))
+    (root / "sine.yaml").write_text(specs.sine(epochs=1, lr=0.05))
+    (root / "diverge.yaml").write_text(specs.sine(epochs=1, lr="1.0e+300"))
     (root / "line.yaml").write_text(LINE)
     (root / "valdiv.yaml").write_text(LINE.replace("lr: 0.01", "lr: 1.0e+300"))
     (root / "line.csv").write_text("".join(f"{i},{i % 3},{i + 1}\n" for i in range(8)))
-    (root / "agree.yaml").write_text(AGREE)
+    (root / "agree.yaml").write_text(specs.agree(cell="rnn", train=100, held_out=10))
     (root / "bad.yaml").write_text("input: [4]\nlayers: [{dense: {units: 0}}]\n")
     (root / "exists.npz").write_bytes(b"")
     (root / "huge.yaml").write_text(HUGE)        # a forward pass that overflows
