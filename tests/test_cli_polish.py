@@ -589,3 +589,11 @@ def test_the_prompt_check_lives_in_the_core_with_its_messages():
     with pytest.raises(InputError, match=r"^--prompt: 1 word not in the model's vocabulary "
                                          r"of 3: 'Cat' \(nearest: 'cat'\); rephrase"):
         text.prompt_tokens("the Cat", words, False)
+
+
+def test_the_tiny_specs_tests_train_are_written_once():
+    """tests/specs.py holds them; a module that needs one calls it (no copies to drift)."""
+    here = Path(__file__).resolve().parent
+    for marker in ("name: " + name for name in ("agree-tiny", "sine-tiny")):  # not here
+        holders = sorted(p.name for p in here.glob("*.py") if marker in p.read_text())
+        assert holders == ["specs.py"], (marker, holders)
