@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from nncli import threads
+from nncli import allocator, threads
 from nncli.budget import check_budget
 from nncli.checkpoint import load_checkpoint, read_npz, save_checkpoint, saved_epoch
 from nncli.engines.numpy_engine import NumpyEngine
@@ -193,6 +193,7 @@ class Trainer:
         return math.ceil(len(self.data.train.x) / self.settings["batch_size"])
 
     def run(self) -> Iterator:
+        allocator.keep_freed_memory()       # every batch allocates the same arrays again
         with threads.limited(self.threads):
             yield from self._run()
 

@@ -272,3 +272,36 @@ def test_pool2d_matches_oracle(entry):
     np.testing.assert_allclose(y, d["y"], rtol=1e-10, atol=1e-12)
     dx = ops.pool2d_backward(d["dy"], d["x"].shape, size, stride, mode, winner)
     np.testing.assert_allclose(dx, d["dx"], rtol=1e-10, atol=1e-12)
+
+
+# ------------------------------------------------------------- sums, cross-entropy's shift
+
+@given(st.integers(1, 4), st.integers(1, 70), st.integers(1, 9), st.sampled_from(
+    [np.float32, np.float64]))
+@settings(max_examples=40, deadline=None)
+def test_row_and_column_sums_equal_numpy_sums(a, b, k, dtype):
+    x = np.random.default_rng(a * b * k).standard_normal((a, b, k)).astype(dtype)
+    tol = 1e-5 if dtype is np.float32 else 1e-12
+    assert ops.column_sums(x).dtype == dtype and ops.row_sums(x).dtype == dtype
+    np.testing.assert_allclose(ops.column_sums(x), x.sum(axis=(0, 1)), rtol=tol, atol=tol)
+    np.testing.assert_allclose(ops.row_sums(x), x.sum(axis=-1), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_matches_log_softmax_when_rows_lie_far_apart(dtype):
+    """The loss shifts by the batch's largest logit; a row far below it (all of whose exps
+    would vanish) must take its own max, and every row must equal a float64 log-softmax."""
+    from nncli.losses import cross_entropy
+
+    logits = np.array([[0.0, 1.0, 2.0], [-1000.0, -999.0, -998.5], [300.0, -5.0, 299.0],
+                       [-60.0, -61.0, -59.0]], dtype=dtype)
+    labels = np.array([1, 0, 2, 2])
+    loss, grad = cross_entropy(logits, labels)
+    log_p = ops.log_softmax(logits.astype(np.float64))
+    want = -log_p[np.arange(4), labels].mean()
+    tol = 1e-5 if dtype is np.float32 else 1e-12
+    assert np.isfinite(loss) and abs(loss - want) <= tol * max(1.0, abs(want))
+    expect = np.exp(log_p)
+    expect[np.arange(4), labels] -= 1.0
+    np.testing.assert_allclose(grad, expect / 4, atol=tol)
+    assert grad.dtype == dtype

@@ -8,6 +8,7 @@ from nncli.errors import InputError
 from nncli.formatting import plural
 from nncli.layers.activations import ACTIVATION_OPTION, Activation
 from nncli.layers.base import PARAMS_OPTION, Example, Layer
+from nncli.ops import column_sums
 from nncli.options import REQUIRED, Option
 
 
@@ -46,9 +47,11 @@ class Dense(Layer):
 
     def forward(self, x):
         self._x = x
-        z = x @ self.params["weight"].T
+        # (N, T, F) as one (N T, F) product: one BLAS call instead of one per sample
+        z = (x.reshape(-1, x.shape[-1]) @ self.params["weight"].T).reshape(
+            *x.shape[:-1], self.units)
         if self.use_bias:
-            z = z + self.params["bias"]
+            z += self.params["bias"]
         return self.act.forward(z)
 
     def backward(self, dy):
@@ -57,9 +60,9 @@ class Dense(Layer):
         dz2 = dz.reshape(-1, self.units)
         grads = {"weight": dz2.T @ x.reshape(-1, x.shape[-1])}
         if self.use_bias:
-            grads["bias"] = dz2.sum(axis=0)
+            grads["bias"] = column_sums(dz2)
         self._add_grads(**grads)
-        return dz @ w
+        return (dz2 @ w).reshape(*dz.shape[:-1], w.shape[1])
 
     def describe(self):
         extra = "" if self.use_bias else ", no bias"

@@ -76,7 +76,7 @@ class GRU(Gated):
         with np.errstate(over="ignore"):
             for t in range(steps):
                 a = gates[t]
-                np.matmul(h, w_hh_t, out=recurrent)
+                np.dot(h, w_hh_t, out=recurrent)
                 rz, cand = a[:, :2 * h_size], a[:, 2 * h_size:]
                 rz += recurrent[:, :2 * h_size]
                 sigmoid_of_negated(rz)
@@ -128,7 +128,7 @@ class GRU(Gated):
             np.multiply(d_n[t], r[t], out=d[:, 2 * h_size:])
             if t:
                 carried = dh_all[t - 1]
-                np.matmul(d, w_hh, out=carried)
+                np.dot(d, w_hh, out=carried)
                 np.multiply(dh, z[t], out=tmp)
                 carried += tmp
                 if dout is not None:

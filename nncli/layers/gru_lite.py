@@ -87,7 +87,7 @@ class GruLite(Recurrent):
         for t in range(steps):
             a = pre[t]
             if t:
-                np.matmul(hs[t - 1], u_t, out=recurrent)
+                np.dot(hs[t - 1], u_t, out=recurrent)
                 a += recurrent
             c, g = cands[t], gates[t]
             np.tanh(c, out=c)
@@ -126,7 +126,7 @@ class GruLite(Recurrent):
             if learned_gate:
                 np.multiply(ds, from_g[t], out=d[:, h:])
             if t:                                # dL/ds_{t-1}: through U (and Ug), the
-                carry = np.matmul(d, self._u, out=ds_all[t - 1])     # ungated path (not
+                carry = np.dot(d, self._u, out=ds_all[t - 1])     # ungated path (not
                 np.multiply(ds, keep[t], out=tmp)                    # squashed), and the
                 carry += tmp                                         # output at t-1
                 if dout is not None:

@@ -57,7 +57,7 @@ class LSTM(Gated):
         "hidden": Option("int>=1", REQUIRED, "state size H (of h and of c)"),
         "bias": Option("bool", True, "add learned biases (bias_ih_l0 and bias_hh_l0)"),
         "return": RETURN_OPTION,
-        "forget_bias": Option("float>=0", 0.0, "initial forget-gate bias (1.0 is the usual "
+        "forget_bias": Option("float", 0.0, "initial forget-gate bias (1.0 is the usual "
                               "advice: f starts near 0.73); needs bias: true"),
         "params": PARAMS_OPTION,
     }
@@ -99,7 +99,7 @@ class LSTM(Gated):
         with np.errstate(over="ignore"):
             for t in range(steps):
                 a = gates[t]
-                np.matmul(h, w_hh_t, out=recurrent)
+                np.dot(h, w_hh_t, out=recurrent)
                 a += recurrent
                 sigmoid_of_negated(a)                  # i, f, o; and sigmoid(2 a) for g
                 i, f, g, o = a[:, :h_size], a[:, h_size:2 * h_size], \
@@ -153,7 +153,7 @@ class LSTM(Gated):
             np.multiply(dh, o_from_h[t], out=d_a4[t, :, 3])
             if t:
                 np.multiply(dc, f[t], out=carried)
-                np.matmul(d_a[t], w_hh, out=dh_all[t - 1])
+                np.dot(d_a[t], w_hh, out=dh_all[t - 1])
                 if dout is not None:
                     dh_all[t - 1] += dout[t - 1]
         self._d_in = self._d_hh = d_a

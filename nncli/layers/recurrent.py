@@ -60,6 +60,7 @@ import numpy as np
 
 from nncli.errors import InputError
 from nncli.layers.base import Layer, expect_rank
+from nncli.ops import column_sums
 from nncli.options import Option
 
 
@@ -107,16 +108,17 @@ def weight_grads(d_in: np.ndarray, d_hh: np.ndarray, x: np.ndarray, h: np.ndarra
     if per_step:
         w_hh = np.zeros((len(h), d_hh.shape[-1], h.shape[-1]), dtype=d_hh.dtype)
         np.matmul(d_hh[1:].swapaxes(1, 2), h[:-1], out=w_hh[1:])      # h_0 = 0
-        w_ih, sums = np.matmul(d_in.swapaxes(1, 2), x), (1,)
+        w_ih = np.matmul(d_in.swapaxes(1, 2), x)
     else:
         rows = d_in.shape[-1]
         w_ih = d_in.reshape(-1, rows).T @ x.reshape(-1, x.shape[-1])
         w_hh = d_hh[1:].reshape(-1, rows).T @ h[:-1].reshape(-1, h.shape[-1])
-        sums = (0, 1)
     if not bias:
         return w_ih, w_hh, None, None
-    b_ih = d_in.sum(axis=sums)
-    return w_ih, w_hh, b_ih, d_hh.sum(axis=sums) if d_hh is not d_in else b_ih.copy()
+    b_ih = d_in.sum(axis=1) if per_step else column_sums(d_in)      # per step: over samples
+    if d_hh is d_in:
+        return w_ih, w_hh, b_ih, b_ih.copy()
+    return w_ih, w_hh, b_ih, d_hh.sum(axis=1) if per_step else column_sums(d_hh)
 
 
 def orthogonal(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -55,7 +55,7 @@ class RNN(Recurrent):
             # s_t = tanh(a_t + s_{t-1} U^T), into reused buffers (no temporaries per step)
             s = hs[t]
             if t:
-                np.matmul(hs[t - 1], u_t, out=z)
+                np.dot(hs[t - 1], u_t, out=z)
                 s += z
             np.tanh(s, out=s)
         self._x_tm, self._s_tm, self.states = x_tm, hs, hs.swapaxes(0, 1)
@@ -72,7 +72,7 @@ class RNN(Recurrent):
             da_t = da[t]
             da_t *= ds_all[t]
             if t:                                        # dL/ds_{t-1}: carried + output's
-                carry = np.matmul(da_t, u, out=ds_all[t - 1])
+                carry = np.dot(da_t, u, out=ds_all[t - 1])
                 if dout is not None:
                     carry += dout[t - 1]
         self._da, self.state_grads = da, ds_all.swapaxes(0, 1)
