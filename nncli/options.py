@@ -6,7 +6,8 @@ it and fills in defaults; every error names the file, line and spec path through
 `Located.error` of the object passed in (a `Spec`), so one message style serves them all.
 The same tables generate the spec's JSON Schema and the `nncli layers` listing.
 
-Kinds: "int>=N", "float>0", "float>=0", "float[0,1)", "pair[0,1)" (two numbers in [0, 1),
+Kinds: "int>=N", "float" (any finite number, negatives too), "float>0", "float>=0",
+"float[0,1)", "pair[0,1)" (two numbers in [0, 1),
 such as Adam's betas), "bool", a tuple of allowed strings,
 "gate" (null or a number in [0, 1]), "params" (parameter name -> nested list),
 "int>=1|vocab" (a number, or `vocab`: the size of the text dataset's vocabulary); a kind
@@ -105,7 +106,8 @@ def check_value(spec: Located, path: tuple, value: Any, kind: Any) -> Any:
             raise spec.error(path, f"expected an integer >= {low}, got {show(value)}")
         return value
     if kind.startswith("float"):
-        wants = {"float>0": ("a number > 0", lambda v: v > 0),
+        wants = {"float": ("a finite number", lambda v: True),
+                 "float>0": ("a number > 0", lambda v: v > 0),
                  "float>=0": ("a number >= 0", lambda v: v >= 0),
                  "float[0,1)": ("a number in [0, 1)", lambda v: 0 <= v < 1)}
         want, ok = wants[kind]

@@ -24,7 +24,8 @@ SCHEMA_FILE = Path(__file__).resolve().parent / "schemas" / "spec.json"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 VERSION = 1
 
-FLOAT_KINDS = {"float>0": {"type": "number", "exclusiveMinimum": 0},
+FLOAT_KINDS = {"float": {"type": "number"},
+               "float>0": {"type": "number", "exclusiveMinimum": 0},
                "float>=0": {"type": "number", "minimum": 0},
                "float[0,1)": {"type": "number", "minimum": 0, "exclusiveMaximum": 1}}
 

@@ -597,3 +597,38 @@ def test_the_tiny_specs_tests_train_are_written_once():
     for marker in ("name: " + name for name in ("agree-tiny", "sine-tiny")):  # not here
         holders = sorted(p.name for p in here.glob("*.py") if marker in p.read_text())
         assert holders == ["specs.py"], (marker, holders)
+
+
+# --------------------------------------------------------------------------- signed options
+
+def test_forget_bias_takes_any_finite_number(tmp_path):
+    import jsonschema
+
+    from nncli import spec_schema
+    from nncli.layers import registry
+
+    def spec(value: str) -> Path:
+        path = tmp_path / "lstm.yaml"
+        path.write_text("input: [4, 2]\nlayers:\n  - lstm: {hidden: 3, forget_bias: "
+                        f"{value}}}\nloss: mse\n")
+        return path
+
+    built = registry.build("lstm", {"hidden": 3, "forget_bias": -1.5})
+    built.init_params((4, 2), np.random.default_rng(0))
+    assert built.forget_bias == -1.5
+    assert np.all(built.params["bias_ih_l0"][3:6] == -1.5)       # the forget block
+    assert np.all(np.delete(built.params["bias_ih_l0"], np.s_[3:6]) == 0)
+    assert run("summary", spec("-1.5")).exit_code == 0
+    for value, got in ((".inf", "inf"), (".nan", "nan"), ("'one'", "'one'"),
+                       ("true", "True")):
+        assert one_error_line(run("summary", spec(value))) == (
+            f"lstm.yaml:3 layers[0].lstm.forget_bias: expected a finite "
+            f"number, got {got}")
+    lstm = next(e for e in spec_schema.build()["$defs"]["layer"]["oneOf"][1:]
+                if "lstm" in e["properties"])
+    assert lstm["properties"]["lstm"]["properties"]["forget_bias"] == {
+        "type": "number", "default": 0.0,
+        "description": registry.get("lstm").OPTIONS["forget_bias"].help}
+    jsonschema.validate(yaml.safe_load(spec("-1.5").read_text()), spec_schema.build(),
+                        cls=jsonschema.Draft202012Validator)
+    assert "(number)" in run("layers", "lstm", env={"COLUMNS": "200"}).stdout

@@ -136,7 +136,7 @@ def kind_text(kind: object) -> str:
         return " | ".join(kind)
     words = {"bool": "true | false", "gate": "null | number in [0, 1]",
              "params": "name -> values", "int>=1|vocab": "integer >= 1 | vocab",
-             "float>0": "number > 0", "float>=0": "number >= 0",
+             "float": "number", "float>0": "number > 0", "float>=0": "number >= 0",
              "float[0,1)": "number in [0, 1)"}
     if kind in words:
         return words[kind]
