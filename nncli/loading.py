@@ -5,7 +5,9 @@ default to its best.npz, else last.npz), or the name of a built-in example confi
 (`digits_cnn`, see `nncli examples`): a path that exists wins over a name. Weights that
 carry a vocabulary (a text model's) size the spec's `vocab` layers, so a trained text model
 loads without its training text. `overrides` (`--set train.lr=0.01`, nncli.overrides) are
-applied to the spec before it is validated.
+applied to the spec before it is validated. The model is float64 as built, unless asked for
+the dtype its weights were trained in (`trained_dtype`): eval, predict and report then
+repeat training's numbers (a float32 run's val loss to the last digit).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from nncli import resources
 from nncli.checkpoint import parameters, read_weights, saved_epoch
@@ -24,6 +28,7 @@ from nncli.overrides import Override
 from nncli.spec import Spec, load_spec
 from nncli.train import BEST, LAST
 from nncli.train import CONFIG_FILE as RUN_CONFIG
+from nncli.train_setup import training_dtype
 
 
 @dataclass
@@ -81,12 +86,24 @@ def resolve(config: Path, weights: Path | None, need_weights: bool,
     return config, weights
 
 
+def trained_dtype(spec: Spec, run_folder: bool, params: dict[str, np.ndarray]) -> str:
+    """The float type weights were trained in: a run folder's train.dtype (float64 for a
+    run from before train.dtype existed), else the weights' own (a run saves float32
+    weights only when it trained in float32; anything else counts as float64)."""
+    if run_folder:
+        return training_dtype(spec, run_folder=True)
+    kinds = {a.dtype for a in params.values() if a.dtype.kind == "f"}
+    return "float32" if kinds == {np.dtype(np.float32)} else "float64"
+
+
 def load(config: Path, weights: Path | None = None, need_weights: bool = False,
          what: str = "CONFIG", overrides: Sequence[str | Override] = (),
-         adjust: Callable[[Spec], None] | None = None) -> Loaded:
+         adjust: Callable[[Spec], None] | None = None,
+         in_trained_dtype: bool = False) -> Loaded:
     """The model of CONFIG with its weights loaded (the weights file is read once).
     `adjust(spec)` may change the validated spec before the model is built (grad-trace's
-    --steps sets its input length)."""
+    --steps sets its input length). in_trained_dtype: cast the model to the dtype its
+    weights were trained in (trained_dtype), else float64."""
     adjust = adjust or (lambda spec: None)
     from nncli.text.vocab import VOCAB_KEY, Vocab
 
@@ -101,5 +118,8 @@ def load(config: Path, weights: Path | None = None, need_weights: bool = False,
     spec = load_spec(spec_path, vocab=vocab, overrides=overrides)
     adjust(spec)
     model = spec.build()
-    model.load_state(parameters(arrays), source=source)
+    params = parameters(arrays)
+    if in_trained_dtype:
+        model.astype(trained_dtype(spec, Path(config).is_dir(), params))
+    model.load_state(params, source=source)
     return Loaded(spec, model, weights, saved_epoch(arrays), vocab)

@@ -67,9 +67,9 @@ def gather(run: Run) -> Report:
 def _from_weights(report: Report) -> None:
     from nncli.evaluation import evaluate
     from nncli.loading import load
-    from nncli.train_setup import load_data
+    from nncli.train_setup import in_dtype, load_data
 
-    loaded = load(report.run.path, need_weights=True, what="RUN_DIR")
+    loaded = load(report.run.path, need_weights=True, what="RUN_DIR", in_trained_dtype=True)
     model = loaded.model
     report.source = loaded.source
     report.filters = first_filters(model)
@@ -85,7 +85,11 @@ def _from_weights(report: Report) -> None:
         report.notes.append("the data has no test or val split: nothing to evaluate on")
         return
     report.split = name
-    report.evaluation = evaluate(model, split)
+    # Evaluated as `nncli eval` does, in the run's dtype; grad-trace and the completions
+    # then run in float64, as `nncli grad-trace` and `nncli complete` do (the cast back is
+    # exact: the weights came in that dtype).
+    report.evaluation = evaluate(model, in_dtype(data, model).split(name))
+    model.astype(np.float64)
     if len(model.output_shape) == 1:            # not a class at every step (a text model)
         report.confusion = report.evaluation.get("confusion")
     _trace(report, model, split, f"{data.name} {name}[0]")

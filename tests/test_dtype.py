@@ -281,6 +281,55 @@ def test_gradcheck_of_a_float32_run_is_done_in_float64(tmp_path):
     assert report["passed"] and max(r["max_rel_error"] for r in report["results"]) < 1e-6
 
 
+# --------------------------------------------------------------------------- eval / predict
+
+def val_loss_of(run: Path) -> float:
+    lines = (run / core.METRICS_FILE).read_text().splitlines()
+    return json.loads(lines[-1])["val_loss"]
+
+
+def eval_json(*args) -> dict:
+    return json.loads(ok("eval", *args, "--split", "val", "--json").stdout)
+
+
+@pytest.mark.parametrize("case", ["cnn-sgd", "gru-lite-rmsprop", "lstm-last-mse"])
+def test_eval_of_a_run_repeats_its_recorded_val_loss_exactly(tmp_path, case):
+    """eval runs the weights in the dtype they were trained in, on data cast as training
+    casts it, through the same evaluate(): the val loss is metrics.jsonl's, bit for bit
+    (loaded into float64, as eval did, the last digits differed)."""
+    cfg, run = write_spec(tmp_path, case), tmp_path / "run"
+    ok("train", cfg, "--out", run, "--epochs", 1)
+    assert {a.dtype for a in weights(run / core.BEST).values()} == {np.dtype(np.float32)}
+    assert eval_json(run)["loss"] == val_loss_of(run)
+    # A spec with a float32 run's weights: their own dtype, the same figure.
+    assert eval_json(cfg, "--weights", run / core.BEST)["loss"] == val_loss_of(run)
+
+
+def test_eval_of_a_run_from_before_train_dtype_is_in_float64(tmp_path):
+    """Such a run trained in float64: its config.yaml has no train.dtype."""
+    run = tmp_path / "old"
+    ok("train", write_spec(tmp_path, "cnn-sgd", dtype="float64"), "--out", run, "--epochs", 1)
+    config = yaml.safe_load((run / core.CONFIG_FILE).read_text())
+    del config["train"]["dtype"]
+    (run / core.CONFIG_FILE).write_text(core.CONFIG_HEADER + yaml.safe_dump(config))
+    assert eval_json(run)["loss"] == val_loss_of(run)
+
+
+def test_predict_and_report_use_the_runs_dtype(tmp_path):
+    from nncli.report import gather
+    from nncli.runs import read_run
+
+    run = tmp_path / "run"
+    ok("train", write_spec(tmp_path, "cnn-sgd"), "--out", run, "--epochs", 1)
+    out = json.loads(ok("predict", run, "--sample", "0", "--split", "val", "--json").stdout)
+    probs = np.array(out["probabilities"])
+    np.testing.assert_array_equal(probs.astype(np.float32).astype(np.float64), probs)
+    report = gather(read_run(run, "RUN"))
+    assert report.split == "test"
+    test = json.loads(ok("eval", run, "--split", "test", "--json").stdout)
+    assert report.evaluation["loss"] == test["loss"]
+
+
 # --------------------------------------------------------------------------- forward / backward
 
 def test_forward_and_backward_take_dtype():

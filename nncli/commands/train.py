@@ -319,7 +319,7 @@ def eval_command(
     from nncli import output, samples
     from nncli.evaluation import evaluate
     from nncli.loading import load
-    from nncli.train_setup import load_data
+    from nncli.train_setup import in_dtype, load_data
 
     if split not in SPLITS:
         raise InputError(f"--split: expected test, val or train, got '{split}'")
@@ -327,9 +327,12 @@ def eval_command(
         raise InputError("--limit: only with --errors (it caps the misclassified samples "
                          "listed)")
     limit = ERRORS_LIMIT if limit is None else check_int("--limit", limit, 1)
-    loaded = load(config, weights, need_weights=True, overrides=overrides)
+    # In the dtype the weights were trained in, data cast as training casts it: a run's val
+    # loss comes out as its metrics.jsonl has it.
+    loaded = load(config, weights, need_weights=True, overrides=overrides,
+                  in_trained_dtype=True)
     spec, model = loaded.spec, loaded.model
-    data = load_data(spec, model)
+    data = in_dtype(load_data(spec, model), model)
     part = data.split(split)
     if len(part) == 0:
         raise InputError(f"--split: the {split} split of this spec's data is empty; choose "
@@ -394,7 +397,8 @@ def predict(
         raise InputError("--split: only with --sample (it says which split the sample is "
                          "from)")
     samples.check_split(split)
-    loaded = load(config, weights, need_weights=True, overrides=overrides)
+    loaded = load(config, weights, need_weights=True, overrides=overrides,
+                  in_trained_dtype=True)
     spec, model = loaded.spec, loaded.model
     truth = None
     if sample is not None:
