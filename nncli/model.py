@@ -177,7 +177,9 @@ class Model:
     def batch(self, x: np.ndarray, what: str = "input") -> np.ndarray:
         """Add the batch axis to a single sample (in the model's dtype); check the
         per-sample shape."""
-        x = np.asarray(x, dtype=self.dtype)
+        raw = np.asarray(x)
+        with np.errstate(over="ignore"):     # a value beyond float32's range: named below
+            x = np.asarray(raw, dtype=self.dtype)
         if x.shape == self.input_shape[1:] and self.input_shape[0] == 1:
             x = x[None]                                   # (H, W) for a 1-channel image
         if x.shape == self.input_shape:
@@ -190,6 +192,11 @@ class Model:
                      f"{plural(len(x), 'sample')} through the model",
                      "pass fewer samples at once")
         if not np.all(np.isfinite(x)):
+            if np.all(np.isfinite(raw)):
+                raise InputError(f"{what}: {float(np.max(np.abs(raw))):.3g} does not fit "
+                                 f"{self.dtype}, the float type this model computes in "
+                                 f"(at most {float(np.finfo(self.dtype).max):.3g}); scale "
+                                 f"the input down")
             raise InputError(f"{what}: holds NaN or infinite values")
         return x
 

@@ -330,6 +330,21 @@ def test_predict_and_report_use_the_runs_dtype(tmp_path):
     assert report.evaluation["loss"] == test["loss"]
 
 
+def test_an_input_beyond_float32_is_refused_by_name(tmp_path):
+    """Finite in float64 but not in the run's float32: one line naming the value, exit 2
+    (not 'NaN or infinite values', and no numpy warning)."""
+    run = tmp_path / "run"
+    ok("train", write_spec(tmp_path, "rnn-last-mse"), "--out", run, "--epochs", 1)
+    line = one_line_error(runner.invoke(app, ["predict", str(run), "--input",
+                                              "1e300; 1; 1; 1; 1"]))
+    assert line == ("error: --input: 1e+300 does not fit float32, the float type this model "
+                    "computes in (at most 3.4e+38); scale the input down")
+    rnn = ROOT / "configs" / "seed_rnn.yaml"
+    ok("forward", rnn, "--input", "1e300; 2")                   # float64: it fits
+    assert "1e+300 does not fit float32" in one_line_error(runner.invoke(app, [
+        "forward", str(rnn), "--input", "1e300; 2", "--dtype", "float32"]))
+
+
 # --------------------------------------------------------------------------- forward / backward
 
 def test_forward_and_backward_take_dtype():
