@@ -216,12 +216,17 @@ class Model:
     def _loss_end(self) -> int:
         return len(self.layers) - 1 if self.fused_softmax else len(self.layers)
 
-    def loss(self, x: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray, list]:
-        """Forward to the loss: (loss, dL/d(loss input), outputs of the layers that ran)."""
+    def loss(self, x: np.ndarray, target: np.ndarray, handing_on: bool = False
+             ) -> tuple[float, np.ndarray, list]:
+        """Forward to the loss: (loss, dL/d(loss input), outputs of the layers that ran).
+        handing_on: each layer hands the next what it takes best (Layer.forward_to), so an
+        output may be no array; for training, which reads only the last."""
+        layers = self.layers[: self._loss_end()]
         outputs = []
         h = x
-        for layer in self.layers[: self._loss_end()]:
-            h = layer.forward(h)
+        for i, layer in enumerate(layers):
+            h = (layer.forward_to(layers[i + 1], h) if handing_on and i + 1 < len(layers)
+                 else layer.forward(h))
             outputs.append(h)
         loss, grad = LOSSES[self.loss_name](h, target, self.reduction)
         return loss, grad, outputs
@@ -243,7 +248,7 @@ class Model:
         """zero_grad, forward, loss, backward: the gradients are left in each layer.grads.
         Returns the loss and the loss's input (the logits for a classifier)."""
         self.zero_grad()
-        loss, grad, outputs = self.loss(x, target)
+        loss, grad, outputs = self.loss(x, target, handing_on=True)
         self.backward_from(grad, input_grad=False)        # nothing uses dL/dx in training
         return loss, outputs[-1]
 

@@ -98,6 +98,13 @@ class Layer:
         act = getattr(self, "act", None)
         return act.name if act is not None else "tanh"
 
+    def forward_to(self, consumer: Layer, x: np.ndarray):
+        """forward(x) as the next layer, `consumer`, will take it. A layer may hand on
+        something cheaper than its output when the consumer takes it (an embedding: its
+        ids and table, see embedding.TokenInputs); training asks for this, inspection
+        never does, so every output it shows is an array."""
+        return self.forward(x)
+
     def init_params(self, input_shape: tuple[int, ...], rng: np.random.Generator) -> None:
         """Seeded parameters: weights by `init_weight`, with PyTorch's fans (a weight of
         shape (out, in, *k) has fan_in = in * prod(k), fan_out = out * prod(k)); biases 0."""

@@ -85,14 +85,6 @@ class Gated(Recurrent):
             out.append(value)
         return tuple(out)
 
-    def _input_terms(self, x_tm: np.ndarray, w_ih: np.ndarray, bias) -> np.ndarray:
-        """x_t W^T (+ bias) for every step at once: (T, N, G H), a fresh buffer."""
-        steps, n, i = x_tm.shape
-        pre = x_tm.reshape(-1, i) @ w_ih.T
-        if bias is not None:
-            pre += bias
-        return pre.reshape(steps, n, -1)
-
     def _start_backward(self, dy: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray | None]:
         """The dL/dh_t buffer (T, N, H), its last step set to what arrives from the output,
         and the time-major output gradients of every step (None for 'last': only the last
@@ -111,7 +103,7 @@ class Gated(Recurrent):
         (T, N, G H); the same array for an lstm): sums of outer products over samples and
         steps, or kept per step (T, *shape)."""
         names = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
-        values = weight_grads(self._d_in, self._d_hh, self._x_tm, self._h, self.use_bias,
+        values = weight_grads(self._d_in, self._d_hh, self._inputs, self._h, self.use_bias,
                               per_step)
         return {k: v for k, v in zip(names, values, strict=True) if v is not None}
 

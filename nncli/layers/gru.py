@@ -30,7 +30,13 @@ import numpy as np
 
 from nncli.layers.base import PARAMS_OPTION, RETURN_OPTION, Example
 from nncli.layers.gated import Gated, sigmoid_of_negated
-from nncli.layers.recurrent import Bound, Series, largest_singular_value, previous, time_major
+from nncli.layers.recurrent import (
+    Bound,
+    Series,
+    largest_singular_value,
+    previous,
+    step_inputs,
+)
 from nncli.options import REQUIRED, Option
 
 
@@ -58,14 +64,14 @@ class GRU(Gated):
     def forward(self, x):
         h_size = self.hidden
         w_ih, w_hh, b_ih, b_hh = self._scaled()
-        x_tm = time_major(x)
         bias = None
         if b_ih is not None:
             bias = b_ih.copy()
             bias[:2 * h_size] += b_hh[:2 * h_size]      # b_hn stays inside r * (...)
             b_hn = b_hh[2 * h_size:]
         # Every step's input term in one matmul; the buffer then holds r, z, n step by step.
-        gates = self._input_terms(x_tm, w_ih, bias)
+        self._inputs = step_inputs(x)
+        gates = self._inputs.project(w_ih, bias)
         steps, n, _ = gates.shape
         dtype = gates.dtype
         hs, a_n = (np.empty((steps, n, h_size), dtype=dtype) for _ in range(2))
@@ -92,7 +98,7 @@ class GRU(Gated):
                 tmp *= z
                 np.add(cand, tmp, out=hs[t])
                 h = hs[t]
-        self._x_tm, self._gates, self._a_n, self._h = x_tm, gates, a_n, hs
+        self._gates, self._a_n, self._h = gates, a_n, hs
         return self._output(hs)
 
 

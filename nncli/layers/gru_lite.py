@@ -22,6 +22,7 @@ from nncli.layers.recurrent import (
     Series,
     largest_singular_value,
     previous,
+    step_inputs,
     time_major,
     weight_grads,
 )
@@ -68,14 +69,12 @@ class GruLite(Recurrent):
 
     def forward(self, x):
         h, learned_gate = self.hidden, self.fixed_gate is None
-        x_tm = time_major(x)
-        steps, n, i = x_tm.shape
+        self._inputs = step_inputs(x)
         # Candidate and gate pre-activations of every step in one matmul, (T, N, H) or
         # (T, N, 2H); each step then turns its slice into c_t (and g_t) in place.
         self._w, self._u = self._stack("ih"), self._stack("hh")
-        pre = (x_tm.reshape(-1, i) @ self._w.T).reshape(steps, n, -1)
-        if self.use_bias:
-            pre += self._stack("b")
+        pre = self._inputs.project(self._w, self._stack("b") if self.use_bias else None)
+        steps, n, _ = pre.shape
         dtype = pre.dtype
         cands, hs = pre[..., :h], np.empty((steps, n, h), dtype=dtype)
         if learned_gate:
@@ -102,7 +101,7 @@ class GruLite(Recurrent):
                 np.subtract(1.0, g, out=tmp)
                 tmp *= hs[t - 1]
                 hs[t] += tmp
-        self._x_tm, self._s_tm = x_tm, hs
+        self._s_tm = hs
         self.states, self._cands, self.gates = (a.swapaxes(0, 1) for a in (hs, cands, gates))
         return np.ascontiguousarray(self.states) if self.return_sequences else hs[-1].copy()
 
@@ -135,7 +134,7 @@ class GruLite(Recurrent):
         return self._finish_backward(d_pre, self._w)
 
     def param_grads(self, per_step=False):
-        w, u, b, _ = weight_grads(self._d_pre, self._d_pre, self._x_tm, self._s_tm,
+        w, u, b, _ = weight_grads(self._d_pre, self._d_pre, self._inputs, self._s_tm,
                                   self.use_bias, per_step)
         rows = (slice(None),) * per_step            # the row axis is 1 when kept per step
         grads = {}

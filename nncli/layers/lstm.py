@@ -44,7 +44,7 @@ import numpy as np
 from nncli.errors import InputError
 from nncli.layers.base import PARAMS_OPTION, RETURN_OPTION, Example
 from nncli.layers.gated import Gated, sigmoid_of_negated
-from nncli.layers.recurrent import Bound, Series, previous, time_major
+from nncli.layers.recurrent import Bound, Series, previous, step_inputs
 from nncli.options import REQUIRED, Option
 
 
@@ -86,9 +86,9 @@ class LSTM(Gated):
     def forward(self, x):
         h_size = self.hidden
         w_ih, w_hh, b_ih, b_hh = self._scaled()
-        x_tm = time_major(x)
         # Every step's input term in one matmul; the buffer then holds the gates, step by step.
-        gates = self._input_terms(x_tm, w_ih, None if b_ih is None else b_ih + b_hh)
+        self._inputs = step_inputs(x)
+        gates = self._inputs.project(w_ih, None if b_ih is None else b_ih + b_hh)
         steps, n, _ = gates.shape
         dtype = gates.dtype
         hs, cells, tanh_c = (np.empty((steps, n, h_size), dtype=dtype) for _ in range(3))
@@ -113,8 +113,7 @@ class LSTM(Gated):
                 np.tanh(c_t, out=tanh_c[t])
                 np.multiply(o, tanh_c[t], out=hs[t])
                 h, c = hs[t], c_t
-        self._x_tm, self._gates, self._cells, self._tanh_c, self._h = (
-            x_tm, gates, cells, tanh_c, hs)
+        self._gates, self._cells, self._tanh_c, self._h = gates, cells, tanh_c, hs
         return self._output(hs)
 
     def _factors(self):

@@ -90,6 +90,38 @@ def time_major(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a.swapaxes(0, 1))
 
 
+class StepInputs:
+    """A cell's input x (N, T, I) held time-major, and its three products with the input
+    weights w (R, I) of every cell: the input terms x_t w^T (forward), dL/dw = sum d_t^T x_t
+    and dL/dx = d_t w (backward), for d (T, N, R) = dL/d(input terms).
+    nncli.layers.embedding.TokenInputs offers the same for token ids and an embedding table,
+    without ever building x."""
+
+    def __init__(self, x: np.ndarray) -> None:
+        self.x = time_major(x)                      # (T, N, I), also read per step
+
+    def project(self, w: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+        """x_t w^T (+ bias) for every step at once: a fresh (T, N, R) buffer."""
+        steps, n, i = self.x.shape
+        terms = self.x.reshape(-1, i) @ w.T
+        if bias is not None:
+            terms += bias
+        return terms.reshape(steps, n, -1)
+
+    def weight_grad(self, d: np.ndarray) -> np.ndarray:
+        return d.reshape(-1, d.shape[-1]).T @ self.x.reshape(-1, self.x.shape[-1])
+
+    def input_grad(self, d: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """dL/dx, batch-first (N, T, I)."""
+        steps, n, _ = d.shape
+        return (d.reshape(steps * n, -1) @ w).reshape(steps, n, -1).swapaxes(0, 1)
+
+
+def step_inputs(x) -> StepInputs:
+    """x as StepInputs, unless it already offers their products (TokenInputs)."""
+    return x if hasattr(x, "project") else StepInputs(x)
+
+
 def previous(a: np.ndarray) -> np.ndarray:
     """a_{t-1} for every step of a time-major (T, N, H) array, with a_0 = 0."""
     prev = np.empty_like(a)
@@ -98,21 +130,20 @@ def previous(a: np.ndarray) -> np.ndarray:
     return prev
 
 
-def weight_grads(d_in: np.ndarray, d_hh: np.ndarray, x: np.ndarray, h: np.ndarray,
+def weight_grads(d_in: np.ndarray, d_hh: np.ndarray, x: StepInputs, h: np.ndarray,
                  bias: bool, per_step: bool = False) -> tuple:
     """The gradients of a cell's stacked weights from time-major arrays: d_in (T, N, R) =
     dL/d(x_t W^T + b_ih), d_hh (T, N, R) = dL/d(h_{t-1} U^T + b_hh) (the same array when
-    both terms enter the same sum), x (T, N, I), h (T, N, H) the states (h_0 = 0).
+    both terms enter the same sum), x the cell's inputs, h (T, N, H) the states (h_0 = 0).
     Returns (W (R, I), U (R, H), b_ih (R,), b_hh (R,)): sums over samples and steps as a few
     large products, or per step (T, ...) with per_step; the biases None without bias."""
     if per_step:
         w_hh = np.zeros((len(h), d_hh.shape[-1], h.shape[-1]), dtype=d_hh.dtype)
         np.matmul(d_hh[1:].swapaxes(1, 2), h[:-1], out=w_hh[1:])      # h_0 = 0
-        w_ih = np.matmul(d_in.swapaxes(1, 2), x)
+        w_ih = np.matmul(d_in.swapaxes(1, 2), x.x)
     else:
-        rows = d_in.shape[-1]
-        w_ih = d_in.reshape(-1, rows).T @ x.reshape(-1, x.shape[-1])
-        w_hh = d_hh[1:].reshape(-1, rows).T @ h[:-1].reshape(-1, h.shape[-1])
+        w_ih = x.weight_grad(d_in)
+        w_hh = d_hh[1:].reshape(-1, d_hh.shape[-1]).T @ h[:-1].reshape(-1, h.shape[-1])
     if not bias:
         return w_ih, w_hh, None, None
     b_ih = d_in.sum(axis=1) if per_step else column_sums(d_in)      # per step: over samples
@@ -134,6 +165,7 @@ class Recurrent(Layer):
 
     state_names: tuple[str, ...] = ("h",)
     trace_options: dict[str, Option] = {}
+    takes_token_inputs = True        # every cell reads its input through step_inputs
 
     def __init__(self, hidden: int, bias: bool = True, return_sequences: bool = True) -> None:
         super().__init__()
@@ -151,13 +183,12 @@ class Recurrent(Layer):
 
     def _finish_backward(self, d_in: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
         """The end of every cell's backward: add the parameter gradients and return dx
-        (N, T, I), given d_in (T, N, G H) = dL/d of the input terms x_t w^T (w: the input
-        weights, weight_ih_l0 unless the cell keeps them otherwise)."""
+        (N, T, I), or for TokenInputs the embedding table's gradient, given d_in (T, N, G H)
+        = dL/d of the input terms x_t w^T (w: the input weights, weight_ih_l0 unless the
+        cell keeps them otherwise)."""
         self._add_grads(**self.param_grads())
         w = self.params["weight_ih_l0"] if w is None else w
-        steps, n, _ = d_in.shape
-        dx = d_in.reshape(steps * n, -1) @ w
-        return dx.reshape(steps, n, -1).swapaxes(0, 1)
+        return self._inputs.input_grad(d_in, w)
 
     def _output(self, states: np.ndarray) -> np.ndarray:
         return states if self.return_sequences else states[:, -1]

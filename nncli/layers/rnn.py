@@ -16,6 +16,7 @@ from nncli.layers.recurrent import (
     Bound,
     Recurrent,
     largest_singular_value,
+    step_inputs,
     time_major,
     weight_grads,
 )
@@ -43,12 +44,11 @@ class RNN(Recurrent):
     def forward(self, x):
         p = self.params
         w, u = p["weight_ih_l0"], p["weight_hh_l0"]
-        x_tm = time_major(x)
-        steps, n, i = x_tm.shape
+        self._inputs = step_inputs(x)
         # Every step's input term in one matmul; the buffer then becomes the states in place.
-        hs = (x_tm.reshape(-1, i) @ w.T).reshape(steps, n, self.hidden)
-        if self.use_bias:
-            hs += p["bias_ih_l0"] + p["bias_hh_l0"]
+        hs = self._inputs.project(w, p["bias_ih_l0"] + p["bias_hh_l0"] if self.use_bias
+                                  else None)
+        steps, n, _ = hs.shape
         z = np.empty((n, self.hidden), dtype=hs.dtype)
         u_t = np.ascontiguousarray(u.T)
         for t in range(steps):
@@ -58,7 +58,7 @@ class RNN(Recurrent):
                 np.dot(hs[t - 1], u_t, out=z)
                 s += z
             np.tanh(s, out=s)
-        self._x_tm, self._s_tm, self.states = x_tm, hs, hs.swapaxes(0, 1)
+        self._s_tm, self.states = hs, hs.swapaxes(0, 1)
         return np.ascontiguousarray(self.states) if self.return_sequences else hs[-1].copy()
 
     def backward(self, dy):
@@ -80,7 +80,7 @@ class RNN(Recurrent):
 
     def param_grads(self, per_step=False):
         names = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
-        values = weight_grads(self._da, self._da, self._x_tm, self._s_tm, self.use_bias,
+        values = weight_grads(self._da, self._da, self._inputs, self._s_tm, self.use_bias,
                               per_step)
         return {k: v for k, v in zip(names, values, strict=True) if v is not None}
 
