@@ -311,6 +311,22 @@ def test_complete_command_explains(memorised):
     assert payload["steps"][0]["candidates"][0]["token"] == " "
 
 
+def test_complete_header_wraps_between_pieces_at_80_columns(memorised, tmp_path,
+                                                             monkeypatch):
+    import shutil
+
+    folder = tmp_path / "runs" / "a-run-folder-with-a-long-name"
+    shutil.copytree(memorised, folder)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["complete", str(folder.relative_to(tmp_path)), "-p", "the",
+                                 "-n", "3", "-t", "0"], env={"COLUMNS": "80", "NO_COLOR": "1"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), lines
+    assert lines[0].endswith(" ·") is False and lines[1].startswith("  ")   # wrapped, indented
+    assert "context: last" in result.stdout and "greedy (temperature 0)" in result.stdout
+
+
 def test_complete_bad_inputs(memorised, tmp_path):
     save_weights(tmp_path / "novocab.npz", load_weights(memorised / "best.npz"))
     cases = [

@@ -35,8 +35,10 @@ def show_completion(p: dict, result, epoch: int | None, explain: bool) -> None:
     if p["top_k"] is not None:
         how += f", top-{p['top_k']}"
     where = f"{p['weights']}" + (f" (epoch {epoch})" if epoch is not None else "")
-    out.print(Text(f"{p['model']} · weights {where} · context: last {p['window']} {unit} · "
-                   f"{how}", style="dim"), soft_wrap=True)
+    pieces = [p["model"], f"weights {where}", f"context: last {p['window']} {unit}", how]
+    line = flowed(pieces, out.width, indent=2)            # a long weights path wraps whole
+    line.stylize("dim")
+    out.print(line, soft_wrap=True)
     sep = "" if p["tokens"] == "chars" else " "
     out.print(Text.assemble((p["prompt"], "bold"), (sep + p["completion"], "green")),
               soft_wrap=True)
