@@ -44,6 +44,7 @@ class Gated(Recurrent):
     ROW_SCALE: per gate, the factor its rows get in the copies forward multiplies with
     (-1: a sigmoid through `sigmoid_of_negated`, -2: a tanh through it, 1: left as is)."""
 
+    takes_token_inputs = True
     GATES: tuple[str, ...] = ()
     ROW_SCALE: tuple[float, ...] = ()
 

@@ -31,6 +31,7 @@ from nncli.options import REQUIRED, Option
 
 class GruLite(Recurrent):
     kind = "gru-lite"
+    takes_token_inputs = True
     summary = "one-gate cell s_t = g_t c_t + (1 - g_t) s_{t-1}; gate 1 is the rnn"
     OPTIONS = {
         "hidden": Option("int>=1", REQUIRED, "state size H"),

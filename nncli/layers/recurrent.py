@@ -165,7 +165,9 @@ class Recurrent(Layer):
 
     state_names: tuple[str, ...] = ("h",)
     trace_options: dict[str, Option] = {}
-    takes_token_inputs = True        # every cell reads its input through step_inputs
+    # True for a cell that reads its input only through step_inputs(x): training may then
+    # hand it an embedding's ids and table (embedding.TokenInputs) instead of vectors.
+    takes_token_inputs = False
 
     def __init__(self, hidden: int, bias: bool = True, return_sequences: bool = True) -> None:
         super().__init__()

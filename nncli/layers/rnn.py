@@ -27,6 +27,7 @@ class RNN(Recurrent):
     """params: weight_ih_l0 (H, I), weight_hh_l0 (H, H), bias_ih_l0 (H,), bias_hh_l0 (H,)."""
 
     kind = "rnn"
+    takes_token_inputs = True
     summary = "simple recurrent cell s_t = tanh(x_t W^T + s_{t-1} U^T + b)"
     OPTIONS = {
         "hidden": Option("int>=1", REQUIRED, "state size H"),
