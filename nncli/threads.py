@@ -11,7 +11,10 @@ M*N*K = 2^24. One thread was the fastest in every case, idle and under load (cha
 0.53 s an epoch against 7.0 s with the BLAS default at load average 4.6; gru with two busy
 helpers: 1.8 s against 91 s); on a quieter moment (load 3) the BLAS default was at most
 ~10% faster (chars rnn 0.33 s against 0.35 s) for twice the CPU time, and 3x slower with
-the helpers running. So training runs with ONE BLAS thread unless told otherwise:
+the helpers running. Two threads for the per-batch products only (one inside the loops)
+was slower than one thread even idle, and gives results that are not bit-identical to one
+thread's, so choosing the count by load as a run goes would break bit-exact resume.
+So training runs with ONE BLAS thread unless told otherwise:
 
     --threads N  (or NNCLI_THREADS=N)    N BLAS threads for the whole run
     --threads 0  (or NNCLI_THREADS=0)    the BLAS library's own default (all cores)
