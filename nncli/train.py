@@ -110,6 +110,7 @@ class Trainer:
         self.history: list[dict] = []
         self.best: dict | None = None
         self.stop_requested = False
+        self.saved_compute: dict | None = None     # how the checkpoint was computed
         if checkpoint is not None:
             self._restore(checkpoint)
         # What computes and applies the steps (nncli.engines), made from the model and
@@ -137,6 +138,7 @@ class Trainer:
             self.rng.bit_generator.state = meta["epoch_rng"]
             self.partial, self.history, self.best = (meta["partial"], meta["history"],
                                                      meta["best"])
+            self.saved_compute = meta.get("compute")       # None before it was saved
         except (KeyError, TypeError, ValueError) as err:
             raise InputError(f"--resume: '{path}' has an incomplete meta record ({err!r}); "
                              f"it was not written by 'nncli train'") from None
@@ -148,9 +150,35 @@ class Trainer:
         meta = {"epoch": self.epoch, "batch": self.batch, "epoch_rng": self.epoch_rng_state,
                 "partial": self.partial, "history": self.history, "best": self.best,
                 "model": self.spec.name,
-                "optimizer": {"name": self.optim.name, **self.optim.scalars()}}
+                "optimizer": {"name": self.optim.name, **self.optim.scalars()},
+                "compute": self._compute()}
         vocab = self.data.vocab.arrays() if self.data.vocab is not None else None
         save_checkpoint(path, self.model.named_params(), self.optim.state(), meta, vocab)
+
+    def _compute(self) -> dict:
+        """What the step results depend on besides the run's files: the engine and its thread
+        count (None: the library's default). BLAS splits a product differently for another
+        count, so the last bits of every step change with it."""
+        return {"engine": self.engine.name, "threads": self.threads.threads}
+
+    def resume_difference(self) -> str | None:
+        """Why this resumed run will not go on bit for bit as an unbroken one would (another
+        engine or thread count than the checkpoint's), or None."""
+        saved, now = self.saved_compute, self._compute()
+        if saved is None or saved == now:
+            return None
+
+        def said(c: dict) -> str:
+            count = c.get("threads")
+            threads = "the library's default threads" if count is None else (
+                f"{count} thread" + ("s" if count != 1 else ""))
+            return f"the {c.get('engine')} engine with {threads}"
+
+        fix = (f"--threads {saved.get('threads') or 0}" if saved.get("engine") == now["engine"]
+               else f"--engine {saved.get('engine')}")
+        return (f"this run was trained with {said(saved)} and resumes with {said(now)}: "
+                f"from here its results differ in the last bits from an unbroken run's; "
+                f"resume with {fix} to continue it bit for bit")
 
     def _write_metrics(self) -> None:
         if not self.engine.writes:

@@ -218,6 +218,27 @@ def test_resume_mid_epoch_equals_uninterrupted(tmp_path, optimizer):
     assert_same_run(tmp_path / "straight", tmp_path / "split")
 
 
+def test_resuming_with_another_thread_count_warns_how_to_keep_it_exact(tmp_path):
+    """BLAS splits products differently for another thread count, so the run would go on
+    with other last bits: say so, with the option that gives the checkpoint's count."""
+    cfg = spec(tmp_path)
+    ok("train", cfg, "--out", tmp_path / "run", "--epochs", 1, "--threads", 1)
+    _, _, meta = load_checkpoint(tmp_path / "run" / core.LAST)
+    assert meta["compute"] == {"engine": "numpy", "threads": 1}
+    result = ok("train", "--resume", tmp_path / "run", "--epochs", 2, "--threads", 2)
+    warning = " ".join(result.stderr.split())
+    assert warning.startswith("warning: this run was trained with the numpy engine with 1 "
+                              "thread and resumes with the numpy engine with 2 threads")
+    assert warning.count("warning:") == 1 and "resume with --threads 1 " in warning
+    result = ok("train", "--resume", tmp_path / "run", "--epochs", 3, "--threads", 0)
+    assert "with 2 threads and resumes with the numpy engine with the library's default " \
+           "threads" in " ".join(result.stderr.split())
+    result = ok("train", "--resume", tmp_path / "run", "--epochs", 4)     # the policy: 1
+    assert "resume with --threads 0 " in " ".join(result.stderr.split())
+    result = ok("train", "--resume", tmp_path / "run", "--epochs", 5, "--threads", 1)
+    assert "warning" not in result.stderr
+
+
 def test_run_from_before_the_optimizer_interface_resumes_exactly(tmp_path):
     """A run folder as nncli wrote it with SGD only: no train.optimizer or dampening in
     config.yaml, the velocity as optim/<param>, no optimizer record in meta or metrics."""

@@ -150,6 +150,11 @@ def train(
         if out is not None:
             raise InputError("--out: a resumed run stays in its folder; drop --out")
         trainer = core.resume_run(resume, epochs, threads, engine=factory)
+        difference = trainer.resume_difference()
+        if difference and trainer.engine.writes:        # under torchrun: rank 0 says it
+            from nncli.render.messages import message_line
+
+            message_line(difference, "warning", "bold yellow")
         if epochs is not None and epochs < trainer.epoch:
             raise InputError(f"--epochs: the run in '{resume}' has already trained "
                              f"{trainer.epoch} epochs; pass --epochs {trainer.epoch + 1} or "
