@@ -16,6 +16,7 @@ Only glibc has mallopt. Elsewhere this does nothing.
 from __future__ import annotations
 
 import ctypes
+import functools
 import sys
 
 # glibc's malloc.h parameter numbers
@@ -25,24 +26,17 @@ M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 32 * 2**20   # glibc's largest mmap threshold on 64-bit: bigger stay mmaps
 TRIM_THRESHOLD = 256 * 2**20  # give the heap's top back only past this much free
 
-_done: list[bool] = []
-
-
+@functools.cache                     # once per process: later runs find it done
 def keep_freed_memory() -> bool:
     """Tell malloc to keep freed memory for reuse. Returns whether it could (glibc)."""
-    if _done:
-        return _done[0]
-    kept = False
-    if sys.platform.startswith("linux"):
-        try:
-            mallopt = ctypes.CDLL(None).mallopt
-        except (OSError, AttributeError):    # not glibc (musl has no mallopt symbol)
-            mallopt = None
-        if mallopt is not None:
-            mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
-            # Both, in this order: setting the trim threshold alone switches off glibc's
-            # adaptive mmap threshold and makes every large block a fresh mapping.
-            kept = bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
-                mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
-    _done.append(kept)
-    return kept
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):        # not glibc (musl has no mallopt symbol)
+        return False
+    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+    # Both, in this order: setting the trim threshold alone switches off glibc's adaptive
+    # mmap threshold and makes every large block a fresh mapping.
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
+        mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))

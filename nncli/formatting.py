@@ -7,6 +7,7 @@ output (conv --explain's expression); `nncli.render` uses them for every table.
 from __future__ import annotations
 
 import math
+import shlex
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -15,6 +16,12 @@ import numpy as np
 def shape_str(shape: Iterable[int]) -> str:
     """(5, 5) -> '5x5'; (3,) -> '3'."""
     return "x".join(str(int(n)) for n in shape) or "scalar"
+
+
+def shell_word(value) -> str:
+    """A path or value as one word of a command the output suggests, quoted for a POSIX
+    shell when it needs it: 'runs/my run' -> "'runs/my run'"."""
+    return shlex.quote(str(value))
 
 
 def plural(n: int, word: str) -> str:

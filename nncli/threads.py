@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from nncli.errors import InputError
+from nncli.formatting import plural
 
 ENV = "NNCLI_THREADS"
 DEFAULT_THREADS = 1          # the measured choice: see the module docstring
@@ -48,10 +49,8 @@ class Policy:
     def describe(self) -> str:
         """For the training header: '1 BLAS thread', '2 BLAS threads (--threads 2)',
         'BLAS default threads (NNCLI_THREADS=0)'."""
-        if self.threads is None:
-            count = "BLAS default threads"
-        else:
-            count = f"{self.threads} BLAS thread{'s' if self.threads != 1 else ''}"
+        count = ("BLAS default threads" if self.threads is None
+                 else plural(self.threads, "BLAS thread"))
         if self.origin == "policy":
             return count
         if self.origin == ENV:

@@ -29,6 +29,7 @@ from nncli.checkpoint import load_checkpoint, read_npz, save_checkpoint, saved_e
 from nncli.engines.numpy_engine import NumpyEngine
 from nncli.errors import InputError, RunFailed
 from nncli.evaluation import evaluate, per_sample_weight, perplexity
+from nncli.formatting import plural
 from nncli.optim import scheduled_lr
 from nncli.output import atomic_write
 from nncli.spec import Spec, load_spec
@@ -170,8 +171,8 @@ class Trainer:
 
         def said(c: dict) -> str:
             count = c.get("threads")
-            threads = "the library's default threads" if count is None else (
-                f"{count} thread" + ("s" if count != 1 else ""))
+            threads = ("the library's default threads" if count is None
+                       else plural(count, "thread"))
             return f"the {c.get('engine')} engine with {threads}"
 
         fix = (f"--threads {saved.get('threads') or 0}" if saved.get("engine") == now["engine"]

@@ -12,7 +12,6 @@ numpy and rich are imported inside the functions so `nncli --help` stays fast.
 from __future__ import annotations
 
 import functools
-import shlex
 import signal
 import threading
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from nncli.app import EXIT_INTERRUPTED, app
+from nncli.app import EXIT_INTERRUPTED, app, warning_line
 from nncli.commands.options import (
     CONFIG,
     JSON,
@@ -41,10 +40,6 @@ if TYPE_CHECKING:
 
 SPLITS = ("test", "val", "train")
 ERRORS_LIMIT = 20       # misclassified samples eval --errors lists by default
-
-
-def _q(path: Path | str) -> str:
-    return shlex.quote(str(path))
 
 
 # =========================================================================== train
@@ -134,6 +129,7 @@ def train(
       torchrun --nproc-per-node 2 -m nncli train digits_mlp --engine torch
     """
     from nncli import train as core
+    from nncli.formatting import shell_word
 
     if (config is None) == (resume is None):
         raise InputError("CONFIG: give a spec to start a run, or --resume RUN_DIR to continue "
@@ -146,15 +142,13 @@ def train(
         if changes:
             raise InputError(f"{changes[0].given}: a resumed run keeps the options in its "
                              f"config.yaml; drop it, or start a new run from "
-                             f"{_q(resume / 'config.yaml')} with it")
+                             f"{shell_word(resume / 'config.yaml')} with it")
         if out is not None:
             raise InputError("--out: a resumed run stays in its folder; drop --out")
         trainer = core.resume_run(resume, epochs, threads, engine=factory)
         difference = trainer.resume_difference()
         if difference and trainer.engine.writes:        # under torchrun: rank 0 says it
-            from nncli.render.messages import message_line
-
-            message_line(difference, "warning", "bold yellow")
+            warning_line(difference)
         if epochs is not None and epochs < trainer.epoch:
             raise InputError(f"--epochs: the run in '{resume}' has already trained "
                              f"{trainer.epoch} epochs; pass --epochs {trainer.epoch + 1} or "
@@ -162,7 +156,7 @@ def train(
     else:
         assert config is not None
         if config.is_dir():
-            hint = (f"; to continue that run use --resume {_q(config)}"
+            hint = (f"; to continue that run use --resume {shell_word(config)}"
                     if (config / core.CONFIG_FILE).is_file() else "")
             raise InputError(f"CONFIG: '{config}' is a folder, expected a YAML spec{hint}")
         if out is not None and out.exists() and not out.is_dir():

@@ -23,6 +23,7 @@ import numpy as np
 
 from nncli.engines import DEVICES, Step, distributed
 from nncli.errors import InputError
+from nncli.formatting import plural
 from nncli.optim import clip_by_global_norm
 
 if TYPE_CHECKING:
@@ -212,8 +213,7 @@ class TorchEngine:
         if self.world.distributed:
             return f"{where}, {self.world.size} processes (DDP)"
         if self.device.type == "cpu":
-            count = self.torch.get_num_threads()
-            return f"{where}, {count} thread{'s' if count != 1 else ''}"
+            return f"{where}, {plural(self.torch.get_num_threads(), 'thread')}"
         return where
 
     def any_rank(self, flag: bool) -> bool:

@@ -127,8 +127,8 @@ class GruLite(Recurrent):
                 np.multiply(ds, from_g[t], out=d[:, h:])
             if t:                                # dL/ds_{t-1}: through U (and Ug), the
                 carry = np.dot(d, self._u, out=ds_all[t - 1])     # ungated path (not
-                np.multiply(ds, keep[t], out=tmp)                    # squashed), and the
-                carry += tmp                                         # output at t-1
+                np.multiply(ds, keep[t], out=tmp)                 # squashed), and the
+                carry += tmp                                      # output at t-1
                 if dout is not None:
                     carry += dout[t - 1]
         self._d_pre, self.state_grads = d_pre, ds_all.swapaxes(0, 1)

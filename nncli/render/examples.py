@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from nncli.formatting import plural
+
 
 def show_examples(rows: list[tuple[str, Path, str]], copied: list[Path] | None,
                   folder: Path | None, out: Console) -> None:
@@ -19,7 +21,7 @@ def show_examples(rows: list[tuple[str, Path, str]], copied: list[Path] | None,
         table.add_row(name, escape(description))
     out.print(table)
     if copied is not None:
-        out.print(f"wrote {len(copied)} file{'s' if len(copied) != 1 else ''} to "
+        out.print(f"wrote {plural(len(copied), 'file')} to "
                   f"{escape(str(folder))}/", soft_wrap=True)
     elif rows:
         names = [row[0] for row in rows]

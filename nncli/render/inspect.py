@@ -6,7 +6,6 @@ nncli.render.tensor's."""
 
 from __future__ import annotations
 
-import shlex
 from typing import Any
 
 import numpy as np
@@ -14,15 +13,12 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
+from nncli.formatting import shell_word
 from nncli.render import tensor as render
 from nncli.samples import Errors, Sample
 
 MAPS = 16             # conv filters (per channel) drawn before '… more maps'
 SEQUENCE_ROWS = 64    # steps of a sequence drawn
-
-
-def _q(text: Any) -> str:
-    return shlex.quote(str(text))
 
 
 def _visible(tokens: list[str] | None, mode: str | None) -> str:
@@ -103,7 +99,7 @@ def show_sample(s: Sample, run_dir: str | None = None) -> None:
         out.print(part)
     out.print(target_view(s))
     if run_dir is not None:         # a run folder: its weights can predict this sample
-        out.print(Text(f"its prediction: nncli predict {_q(run_dir)} --sample {s.index} "
+        out.print(Text(f"its prediction: nncli predict {shell_word(run_dir)} --sample {s.index} "
                        f"--split {s.split}", style="dim"), soft_wrap=True)
 
 
@@ -144,7 +140,9 @@ def show_errors(errors: Errors, split: str, config: Any, weights: Any = None) ->
                       f"{r['p_predicted']:.4f}", f"{r['p_true']:.4f}")
     out.print(table)
     first = errors.rows[0]["index"]
-    model = _q(config) + (f" --weights {_q(weights)}" if weights is not None else "")
-    out.print(Text(f"look at one: nncli data {_q(config)} --sample {first} --split {split} · "
-                   f"nncli predict {model} --sample {first} --split {split}", style="dim"),
+    model = shell_word(config) + (f" --weights {shell_word(weights)}"
+                                  if weights is not None else "")
+    out.print(Text(f"look at one: nncli data {shell_word(config)} --sample {first} "
+                   f"--split {split} · nncli predict {model} --sample {first} --split {split}",
+                   style="dim"),
               soft_wrap=True)

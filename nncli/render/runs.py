@@ -74,9 +74,9 @@ def _notes(out: Console, runs: Sequence[Run]) -> None:
 
 def show_runs(root: Path, runs: list[Run], skipped: list[tuple[Path, str]]) -> None:
     out = render.console()
-    counted = f"{len(runs)} run{'s' if len(runs) != 1 else ''}"
+    counted = render.plural(len(runs), "run")
     if skipped:
-        counted += f", {len(skipped)} other folder{'s' if len(skipped) != 1 else ''} skipped"
+        counted += f", {render.plural(len(skipped), 'other folder')} skipped"
     out.print(Text.assemble(("runs in ", "bold"), (str(root), "bold"), f" ({counted})"))
     if runs:
         diffs = differences([r.config for r in runs]) if len(runs) > 1 else None

@@ -4,10 +4,11 @@ No maths beyond formatting; numpy and rich are imported where they are used."""
 
 from __future__ import annotations
 
-import shlex
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from nncli.formatting import shell_word
 
 if TYPE_CHECKING:
     from rich.console import Console, Group
@@ -16,10 +17,6 @@ if TYPE_CHECKING:
     from nncli.train import Trainer
 
 TABLE_ROWS = 20         # epochs shown in the table (the newest); metrics.jsonl has all
-
-
-def _q(path: Path | str) -> str:
-    return shlex.quote(str(path))
 
 
 class TrainView:
@@ -183,10 +180,10 @@ class TrainView:
         more = "" if t.epoch < spans else f" --epochs {t.epoch + 10}"
         for label, command in (
                 ("run folder", str(run)),
-                ("evaluate", f"nncli eval {_q(run)}"),     # a run folder: its best weights
+                ("evaluate", f"nncli eval {shell_word(run)}"),     # a run folder: its best weights
                 *_use(t, run),
                 ("continue" if t.epoch < spans else "train more",
-                 f"nncli train --resume {_q(run)}{more}")):
+                 f"nncli train --resume {shell_word(run)}{more}")):
             out.print(Text.assemble((f"{label:<11} ", "bold"), command), soft_wrap=True)
 
     def interrupted(self, event) -> None:
@@ -199,7 +196,7 @@ class TrainView:
         epochs = f" --epochs {t.stop_epoch}" if t.stop_epoch != t.settings["epochs"] else ""
         self.err.print(Text(f"interrupted {where}; saved {event.checkpoint}", style="yellow"),
                        soft_wrap=True)
-        self.err.print(Text(f"resume with: nncli train --resume {_q(t.run_dir)}{epochs}"),
+        self.err.print(Text(f"resume with: nncli train --resume {shell_word(t.run_dir)}{epochs}"),
                        soft_wrap=True)
 
     def hard_stop_hint(self) -> None:
@@ -211,18 +208,20 @@ class TrainView:
         if (t.run_dir / core.LAST).is_file():
             self.err.print(Text(f"stopped at once; the last checkpoint is "
                                 f"{t.run_dir / core.LAST}; resume with: nncli train "
-                                f"--resume {_q(t.run_dir)}", style="yellow"), soft_wrap=True)
+                                f"--resume {shell_word(t.run_dir)}", style="yellow"),
+                           soft_wrap=True)
 
 
 def _use(trainer: Trainer, run: Path) -> list[tuple[str, str]]:
     """The closing hint's commands that use the model: predict on new input, or for a
     text model complete a prompt (and agreement, for a model of the agreement grammar)."""
     if trainer.spec.vocab is None:
-        return [("predict", f"nncli predict {_q(run)} --input FILE")]
+        return [("predict", f"nncli predict {shell_word(run)} --input FILE")]
     data = trainer.spec.raw.get("data")
     name = data.get("name") if isinstance(data, dict) else data
-    return [("complete", f"nncli complete {_q(run)} --prompt TEXT"),
-            *([("agreement", f"nncli agreement {_q(run)}")] if name == "agreement" else [])]
+    return [("complete", f"nncli complete {shell_word(run)} --prompt TEXT"),
+            *([("agreement", f"nncli agreement {shell_word(run)}")]
+              if name == "agreement" else [])]
 
 
 def show_nothing_to_train(console: Console, trainer: Trainer) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nncli.errors import InputError
+from nncli.formatting import plural
 
 TOKEN_MODES = ("chars", "words")
 UNK = {"chars": "\ufffd", "words": "<unk>"}
@@ -123,8 +124,7 @@ def prompt_tokens(prompt: str, vocab: Vocab, skip_unknown: bool,
             near = vocab.nearest(t)
             shown.append(repr(t) + (f" (nearest: {', '.join(map(repr, near))})" if near else ""))
         more = f" and {len(unknown) - 6} more" if len(unknown) > 6 else ""
-        raise InputError(f"--prompt: {len(unknown)} {unit}"
-                         f"{'s' if len(unknown) > 1 else ''} not in the model's vocabulary "
+        raise InputError(f"--prompt: {plural(len(unknown), unit)} not in the model's vocabulary "
                          f"of {len(vocab)}: {'; '.join(shown)}{more}; rephrase, or pass "
                          f"--skip-unknown to drop them")
     if unknown:
