@@ -252,10 +252,13 @@ def _print_version(value: bool) -> None:
         from nncli import __version__
 
         typer.echo(f"nncli {__version__}")
-        # The training thread policy, on stderr: stdout stays the one line scripts read.
+        # How training computes (thread policy, kernels), on stderr: stdout stays the one
+        # line scripts read.
+        from nncli import kernels
         from nncli.threads import blas_summary
 
         typer.echo(blas_summary(), err=True)
+        typer.echo(kernels.describe(), err=True)
         raise typer.Exit()
 
 

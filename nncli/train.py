@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from nncli import allocator, threads
+from nncli import allocator, kernels, threads
 from nncli.budget import check_budget
 from nncli.checkpoint import load_checkpoint, read_npz, save_checkpoint, saved_epoch
 from nncli.engines.numpy_engine import NumpyEngine
@@ -158,28 +158,45 @@ class Trainer:
 
     def _compute(self) -> dict:
         """What the step results depend on besides the run's files: the engine and its thread
-        count (None: the library's default). BLAS splits a product differently for another
-        count, so the last bits of every step change with it."""
-        return {"engine": self.engine.name, "threads": self.threads.threads}
+        count (None: the library's default), since BLAS splits a product differently for
+        another count; and for nncli's own float32 layers, what computes tanh, sigmoid and
+        per-id sums (nncli.kernels: 'compiled' or 'numpy'). Each changes the last bits."""
+        compute = {"engine": self.engine.name, "threads": self.threads.threads}
+        if self.engine.name == "numpy" and self.settings["dtype"] == "float32":
+            compute["kernels"] = kernels.name()
+        return compute
 
     def resume_difference(self) -> str | None:
         """Why this resumed run will not go on bit for bit as an unbroken one would (another
-        engine or thread count than the checkpoint's), or None."""
+        engine, thread count or kernels than the checkpoint's), or None."""
         saved, now = self.saved_compute, self._compute()
-        if saved is None or saved == now:
+        if saved is None:
             return None
+        if "kernels" in now:                 # checkpoints from before it was recorded: numpy
+            saved = {"kernels": "numpy", **saved}
+        if saved == now:
+            return None
+
+        other_kernels = saved.get("kernels") != now.get("kernels")
 
         def said(c: dict) -> str:
             count = c.get("threads")
             threads = ("the library's default threads" if count is None
                        else plural(count, "thread"))
-            return f"the {c.get('engine')} engine with {threads}"
+            named = f" and {c.get('kernels', 'no')} kernels" if other_kernels else ""
+            return f"the {c.get('engine')} engine with {threads}{named}"
 
-        fix = (f"--threads {saved.get('threads') or 0}" if saved.get("engine") == now["engine"]
-               else f"--engine {saved.get('engine')}")
+        if saved.get("engine") != now["engine"]:
+            fixes = [f"--engine {saved.get('engine')}"]
+        else:
+            fixes = [f"--threads {saved.get('threads') or 0}"] \
+                if saved.get("threads") != now["threads"] else []
+            if other_kernels:
+                fixes.append(f"{kernels.ENV}=numpy" if saved.get("kernels") == "numpy" else
+                             "nncli's compiled kernels (install it where a C compiler is)")
         return (f"this run was trained with {said(saved)} and resumes with {said(now)}: "
                 f"from here its results differ in the last bits from an unbroken run's; "
-                f"resume with {fix} to continue it bit for bit")
+                f"resume with {' and '.join(fixes)} to continue it bit for bit")
 
     def _write_metrics(self) -> None:
         if not self.engine.writes:

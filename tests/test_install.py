@@ -250,3 +250,30 @@ def test_shell_completion_runs_through_the_app(tmp_path, monkeypatch):
     assert out.stdout.split() == sorted(p.stem for p in (ROOT / "configs").glob("dig*.yaml"))
     shown = invoke("--show-completion", "bash", SHELL="/bin/bash")
     assert shown.exit_code == 0 and "_NNCLI_COMPLETE" in shown.stdout
+
+
+def build_kernels(tmp_path: Path, compiler: str | None) -> tuple[int, list[Path]]:
+    """`setup.py build_ext` into tmp_path (the step pip runs at install), with the given C
+    compiler (None: the machine's): its exit code and the extension modules it built."""
+    import subprocess
+
+    env = {**os.environ, **({"CC": compiler} if compiler else {})}
+    done = subprocess.run(
+        [sys.executable, "setup.py", "-q", "build_ext", "--build-lib", str(tmp_path / "lib"),
+         "--build-temp", str(tmp_path / "tmp")],
+        cwd=ROOT, env=env, capture_output=True, text=True)
+    return done.returncode, list((tmp_path / "lib").rglob("_kernels*"))
+
+
+def test_an_install_without_a_c_compiler_goes_on_without_the_kernels(tmp_path):
+    """pipx on a machine without a compiler: nncli installs, and numpy computes the kernels'
+    formulas (tests/test_kernels.py checks that path)."""
+    code, built = build_kernels(tmp_path, "/bin/false")
+    assert code == 0 and built == []
+
+
+@pytest.mark.skipif(not any(Path(d, "cc").exists() for d in os.get_exec_path()),
+                    reason="no C compiler (cc) on this machine")
+def test_with_a_c_compiler_the_kernels_are_built(tmp_path):
+    code, built = build_kernels(tmp_path, None)
+    assert code == 0 and [p.name.split(".")[0] for p in built] == ["_kernels"]

@@ -21,7 +21,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from nncli import optim
+from nncli import kernels, optim
 from nncli import train as core
 from nncli.budget import parse_size
 from nncli.checkpoint import load_checkpoint
@@ -224,7 +224,7 @@ def test_resuming_with_another_thread_count_warns_how_to_keep_it_exact(tmp_path)
     cfg = spec(tmp_path)
     ok("train", cfg, "--out", tmp_path / "run", "--epochs", 1, "--threads", 1)
     _, _, meta = load_checkpoint(tmp_path / "run" / core.LAST)
-    assert meta["compute"] == {"engine": "numpy", "threads": 1}
+    assert meta["compute"] == {"engine": "numpy", "threads": 1, "kernels": kernels.name()}
     result = ok("train", "--resume", tmp_path / "run", "--epochs", 2, "--threads", 2)
     warning = " ".join(result.stderr.split())
     assert warning.startswith("warning: this run was trained with the numpy engine with 1 "
@@ -237,6 +237,31 @@ def test_resuming_with_another_thread_count_warns_how_to_keep_it_exact(tmp_path)
     assert "resume with --threads 0 " in " ".join(result.stderr.split())
     result = ok("train", "--resume", tmp_path / "run", "--epochs", 5, "--threads", 1)
     assert "warning" not in result.stderr
+
+
+@pytest.mark.skipif(kernels._built is None, reason="nncli._kernels was not built")
+def test_resuming_with_other_kernels_warns_how_to_keep_it_exact(tmp_path, monkeypatch):
+    """float32 tanh, sigmoid and per-id sums differ in the last bits between the compiled
+    and the numpy kernels; a checkpoint from before they were recorded used numpy's."""
+    cfg = spec(tmp_path)
+    monkeypatch.setenv(kernels.ENV, "numpy")
+    ok("train", cfg, "--out", tmp_path / "run", "--epochs", 1)
+    assert load_checkpoint(tmp_path / "run" / core.LAST)[2]["compute"]["kernels"] == "numpy"
+    monkeypatch.delenv(kernels.ENV)
+    result = ok("train", "--resume", tmp_path / "run", "--epochs", 2)
+    warning = " ".join(result.stderr.split())
+    assert ("trained with the numpy engine with 1 thread and numpy kernels and resumes with "
+            "the numpy engine with 1 thread and compiled kernels") in warning
+    assert "resume with NNCLI_KERNELS=numpy to continue it bit for bit" in warning
+    result = ok("train", "--resume", tmp_path / "run", "--epochs", 3)     # compiled now
+    assert "warning" not in result.stderr
+    arrays = dict(np.load(tmp_path / "run" / core.LAST))
+    meta = json.loads(str(arrays["meta"]))
+    del meta["compute"]["kernels"]                        # as written before this change
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(tmp_path / "run" / core.LAST, **arrays)
+    result = ok("train", "--resume", tmp_path / "run", "--epochs", 4)
+    assert "and numpy kernels and resumes" in " ".join(result.stderr.split())
 
 
 def test_run_from_before_the_optimizer_interface_resumes_exactly(tmp_path):

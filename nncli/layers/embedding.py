@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from nncli import kernels
 from nncli.errors import InputError
 from nncli.layers.base import PARAMS_OPTION, Example, Layer, expect_rank
 from nncli.options import REQUIRED, Option
@@ -31,11 +32,11 @@ ONE_HOT_LIMIT = 2**20
 
 def sum_per_id(ids: np.ndarray, rows: np.ndarray, vocab: int) -> np.ndarray:
     """rows (M, K) summed per id, ids (M,) in 0..vocab-1: (vocab, K) = onehot(ids)^T rows.
-    A small one-hot matrix makes it one BLAS product. Otherwise the rows are sorted by id
-    and summed per run of equal ids (np.add.reduceat), several times faster than the
-    scatter-add np.add.at."""
+    In float32, the compiled kernel adds each row to its id's (nncli/kernels.py). Otherwise
+    a small one-hot matrix makes it one BLAS product; larger ones sort the rows by id and sum
+    each run of equal ids (np.add.reduceat), several times faster than np.add.at."""
     out = np.zeros((vocab, rows.shape[-1]), dtype=rows.dtype)
-    if not ids.size:
+    if not ids.size or kernels.add_rows_at(ids, rows, out):
         return out
     if vocab * ids.size <= ONE_HOT_LIMIT:
         onehot = np.zeros((vocab, ids.size), dtype=rows.dtype)

@@ -13,8 +13,9 @@ one exp: sigmoid(a) = 1 / (1 + exp(-a)), with the minus sign folded into copies 
 weight rows (negating, like doubling, is exact in floating point), and a tanh gate as
 tanh(a) = 2 sigmoid(2a) - 1 (rows times -2). exp and a reciprocal cost half of numpy's tanh
 in float64 (a third less in float32). exp(-a) overflows to inf for a << 0, which gives the
-right sigmoid, 0; the overflow warning is silenced. Buffers take the dtype of x @ W
-(float32 stays float32).
+right sigmoid, 0; the overflow warning is silenced. In float32 the compiled kernel
+(nncli/kernels.py) does the same in one pass, without the overflow. Buffers take the dtype
+of x @ W (float32 stays float32).
 """
 
 from __future__ import annotations
@@ -31,18 +32,11 @@ from nncli.layers.recurrent import (
 )
 
 
-def sigmoid_of_negated(a: np.ndarray) -> np.ndarray:
-    """In place: a = -x becomes sigmoid(x) = 1 / (1 + exp(-x)). Call under
-    np.errstate(over="ignore"): exp overflows to inf where x << 0, giving 0 as it should."""
-    np.exp(a, out=a)
-    a += 1.0
-    return np.reciprocal(a, out=a)
-
-
 class Gated(Recurrent):
     """Base of lstm and gru. A subclass sets GATES (gate names in torch's row order) and
     ROW_SCALE: per gate, the factor its rows get in the copies forward multiplies with
-    (-1: a sigmoid through `sigmoid_of_negated`, -2: a tanh through it, 1: left as is)."""
+    (-1: a sigmoid through `kernels.sigmoid_of_negated_`, -2: a tanh through it, 1: left as
+    is)."""
 
     takes_token_inputs = True
     GATES: tuple[str, ...] = ()

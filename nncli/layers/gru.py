@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from nncli.kernels import sigmoid_of_negated_, tanh_
 from nncli.layers.base import PARAMS_OPTION, RETURN_OPTION, Example
-from nncli.layers.gated import Gated, sigmoid_of_negated
+from nncli.layers.gated import Gated
 from nncli.layers.recurrent import (
     Bound,
     Series,
@@ -85,7 +86,7 @@ class GRU(Gated):
                 np.dot(h, w_hh_t, out=recurrent)
                 rz, cand = a[:, :2 * h_size], a[:, 2 * h_size:]
                 rz += recurrent[:, :2 * h_size]
-                sigmoid_of_negated(rz)
+                sigmoid_of_negated_(rz)
                 r, z = rz[:, :h_size], rz[:, h_size:]
                 if bias is None:
                     a_n[t] = recurrent[:, 2 * h_size:]
@@ -93,7 +94,7 @@ class GRU(Gated):
                     np.add(recurrent[:, 2 * h_size:], b_hn, out=a_n[t])
                 np.multiply(r, a_n[t], out=tmp)
                 cand += tmp
-                np.tanh(cand, out=cand)
+                tanh_(cand)
                 np.subtract(h, cand, out=tmp)                # h_t = n + z (h_{t-1} - n)
                 tmp *= z
                 np.add(cand, tmp, out=hs[t])

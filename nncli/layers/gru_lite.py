@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from nncli.errors import InputError
+from nncli.kernels import tanh_
 from nncli.layers.base import PARAMS_OPTION, RETURN_OPTION, Example
 from nncli.layers.recurrent import (
     Bound,
@@ -90,10 +91,10 @@ class GruLite(Recurrent):
                 np.dot(hs[t - 1], u_t, out=recurrent)
                 a += recurrent
             c, g = cands[t], gates[t]
-            np.tanh(c, out=c)
+            tanh_(c)
             if learned_gate:                     # sigmoid(z) = 0.5 (1 + tanh(z / 2)), in place
                 g *= 0.5
-                np.tanh(g, out=g)
+                tanh_(g)
                 g += 1.0
                 g *= 0.5
             # The notes' form, so that g = 1 gives s_t = c_t bit for bit (the simple rnn).

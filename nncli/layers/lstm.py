@@ -42,8 +42,9 @@ from __future__ import annotations
 import numpy as np
 
 from nncli.errors import InputError
+from nncli.kernels import sigmoid_of_negated_, tanh_
 from nncli.layers.base import PARAMS_OPTION, RETURN_OPTION, Example
-from nncli.layers.gated import Gated, sigmoid_of_negated
+from nncli.layers.gated import Gated
 from nncli.layers.recurrent import Bound, Series, previous, step_inputs
 from nncli.options import REQUIRED, Option
 
@@ -101,7 +102,7 @@ class LSTM(Gated):
                 a = gates[t]
                 np.dot(h, w_hh_t, out=recurrent)
                 a += recurrent
-                sigmoid_of_negated(a)                  # i, f, o; and sigmoid(2 a) for g
+                sigmoid_of_negated_(a)                  # i, f, o; and sigmoid(2 a) for g
                 i, f, g, o = a[:, :h_size], a[:, h_size:2 * h_size], \
                     a[:, 2 * h_size:3 * h_size], a[:, 3 * h_size:]
                 g *= 2.0
@@ -110,7 +111,7 @@ class LSTM(Gated):
                 np.multiply(f, c, out=c_t)
                 np.multiply(i, g, out=ig)
                 c_t += ig
-                np.tanh(c_t, out=tanh_c[t])
+                tanh_(c_t, out=tanh_c[t])
                 np.multiply(o, tanh_c[t], out=hs[t])
                 h, c = hs[t], c_t
         self._gates, self._cells, self._tanh_c, self._h = gates, cells, tanh_c, hs

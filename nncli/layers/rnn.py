@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nncli.kernels import tanh_
 from nncli.layers.base import PARAMS_OPTION, RETURN_OPTION, Example
 from nncli.layers.recurrent import (
     Bound,
@@ -58,7 +59,7 @@ class RNN(Recurrent):
             if t:
                 np.dot(hs[t - 1], u_t, out=z)
                 s += z
-            np.tanh(s, out=s)
+            tanh_(s)
         self._s_tm, self.states = hs, hs.swapaxes(0, 1)
         return np.ascontiguousarray(self.states) if self.return_sequences else hs[-1].copy()
 
