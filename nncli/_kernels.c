@@ -28,9 +28,14 @@
    time when the CPU has it: 8 floats a step instead of 4 (2.5-3x faster here). */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && __GNUC__ >= 12
 #define WIDE_WHEN_AVAILABLE __attribute__((target_clones("arch=x86-64-v3", "default")))
+#elif defined(__GNUC__)
+#define WIDE_WHEN_AVAILABLE __attribute__((noinline))
 #else
 #define WIDE_WHEN_AVAILABLE
 #endif
+/* Either way a kernel is its own function, never inlined into its Python binding: there the
+   sizes' addresses went to PyArg_ParseTuple, and since a uint8_t store may alias anything,
+   the loop reloaded every size after every store (2.5x slower max pooling). */
 
 /* exp(x) for x in [-88, 0]: x = n ln2 + r with |r| <= ln2 / 2, exp(r) by its Taylor series to
    r^7 (relative error < 6e-9), times 2^n built in the exponent bits. Below about -87.3 the
@@ -38,7 +43,7 @@
 static inline float exp_nonpositive(float x)
 {
     const float log2e = 1.44269504f;
-    const float ln2_hi = 0.693145752f, ln2_lo = 1.42860677e-6f;  /* ln 2 split: n ln2_hi exact */
+    const float ln2_hi = 0.693145752f, ln2_lo = 1.42860677e-6f;  /* n ln2_hi is exact */
     const float round_magic = 12582912.0f;                       /* 1.5 * 2^23 */
     float n = (x * log2e + round_magic) - round_magic;           /* nearest whole number */
     float r = (x - n * ln2_hi) - n * ln2_lo;
@@ -106,15 +111,112 @@ static void add_rows_at(const int64_t *ids, const float *rows, float *out, Py_ss
     }
 }
 
+/* Max pooling over size x size windows of `planes` images (h, w), no padding: y (ho, wo)
+   per image, and in `winner` the offset u * size + v of each window's first maximum, as
+   ops.pool2d gives them: a strictly greater value takes over, and NaN propagates to y
+   (numpy's maximum) without moving the winner. Exact, so float32 and float64 results equal
+   numpy's bit for bit. One function per float type, from the same text. */
+/* One offset k of the window into a running maximum B and its offset A. */
+#define TAKE_IF_GREATER(B, A, VALUE)                                                         \
+    {                                                                                        \
+        __typeof__(B) value_ = (VALUE);                                                      \
+        int better_ = value_ > B;                                                            \
+        A = better_ ? k : A;                                                                 \
+        B = better_ || value_ != value_ ? value_ : B;                                         \
+    }
+
+/* Four windows of a row at a time, each in registers of its own: one window's compares wait
+   for each other, four windows' overlap (a window at a time took 3-4x as long). */
+#define MAX_POOL(NAME, T)                                                                    \
+    WIDE_WHEN_AVAILABLE static void NAME(const T *x, T *y, uint8_t *winner,                  \
+                                         Py_ssize_t planes, Py_ssize_t h, Py_ssize_t w,      \
+                                         Py_ssize_t ho, Py_ssize_t wo, int size, int stride) \
+    {                                                                                        \
+        for (Py_ssize_t p = 0; p < planes; p++)                                             \
+            for (Py_ssize_t i = 0; i < ho; i++) {                                           \
+                const T *top = x + (p * h + i * stride) * w;                                \
+                T *out = y + (p * ho + i) * wo;                                             \
+                uint8_t *won = winner + (p * ho + i) * wo;                                  \
+                Py_ssize_t j = 0;                                                           \
+                for (; j + 4 <= wo; j += 4) {                                               \
+                    const T *c = top + j * stride;                                          \
+                    T b0 = c[0], b1 = c[stride], b2 = c[2 * stride], b3 = c[3 * stride];    \
+                    int a0 = 0, a1 = 0, a2 = 0, a3 = 0;                                     \
+                    for (int k = 1; k < size * size; k++) {                                 \
+                        const T *o = c + (k / size) * w + k % size;                         \
+                        TAKE_IF_GREATER(b0, a0, o[0])                                       \
+                        TAKE_IF_GREATER(b1, a1, o[stride])                                  \
+                        TAKE_IF_GREATER(b2, a2, o[2 * stride])                              \
+                        TAKE_IF_GREATER(b3, a3, o[3 * stride])                              \
+                    }                                                                       \
+                    out[j] = b0, out[j + 1] = b1, out[j + 2] = b2, out[j + 3] = b3;         \
+                    won[j] = (uint8_t)a0, won[j + 1] = (uint8_t)a1;                         \
+                    won[j + 2] = (uint8_t)a2, won[j + 3] = (uint8_t)a3;                     \
+                }                                                                           \
+                for (; j < wo; j++) {                                                       \
+                    const T *c = top + j * stride;                                          \
+                    T b0 = c[0];                                                            \
+                    int a0 = 0;                                                             \
+                    for (int k = 1; k < size * size; k++)                                   \
+                        TAKE_IF_GREATER(b0, a0, c[(k / size) * w + k % size])               \
+                    out[j] = b0;                                                            \
+                    won[j] = (uint8_t)a0;                                                   \
+                }                                                                           \
+            }                                                                               \
+    }
+
+/* Its gradient for windows that do not overlap (stride >= size): each window's dy goes to
+   its winner's cell of dx, which starts as zeros. */
+#define MAX_POOL_BACKWARD(NAME, T)                                                           \
+    WIDE_WHEN_AVAILABLE static void NAME(const T *dy, const uint8_t *winner, T *dx, Py_ssize_t planes,          \
+                     Py_ssize_t h, Py_ssize_t w, Py_ssize_t ho, Py_ssize_t wo, int size,    \
+                     int stride)                                                             \
+    {                                                                                        \
+        for (Py_ssize_t p = 0; p < planes; p++)                                             \
+            for (Py_ssize_t i = 0; i < ho; i++)                                             \
+                for (Py_ssize_t j = 0; j < wo; j++) {                                       \
+                    Py_ssize_t window = (p * ho + i) * wo + j;                              \
+                    int u = winner[window] / size, v = winner[window] % size;               \
+                    dx[p * h * w + (i * stride + u) * w + j * stride + v] = dy[window];    \
+                }                                                                           \
+    }
+
+MAX_POOL(max_pool_float, float)
+MAX_POOL(max_pool_double, double)
+MAX_POOL_BACKWARD(max_pool_backward_float, float)
+MAX_POOL_BACKWARD(max_pool_backward_double, double)
+
 /* ------------------------------------------------------------------ Python bindings */
+
+/* The float type of a buffer: 'f' (float32) or 'd' (float64); 0 otherwise. */
+static char float_type(Py_buffer *b)
+{
+    const char *f = b->format ? b->format : "B";
+    if (f[0] == '<' || f[0] == '=' || f[0] == '@')
+        f++;
+    if (f[1] != '\0')
+        return 0;
+    if (f[0] == 'f' && b->itemsize == 4)
+        return 'f';
+    if (f[0] == 'd' && b->itemsize == 8)
+        return 'd';
+    return 0;
+}
 
 static int float32_buffer(Py_buffer *b, const char *what)
 {
-    if (b->itemsize != 4 || (b->format && strcmp(b->format, "f") != 0)) {
+    if (float_type(b) != 'f') {
         PyErr_Format(PyExc_TypeError, "%s: expected float32 values", what);
         return 0;
     }
     return 1;
+}
+
+/* A C-contiguous view of obj with its item format (writable: for an output). */
+static int c_buffer(PyObject *obj, Py_buffer *view, int writable)
+{
+    return PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT
+                                             | (writable ? PyBUF_WRITABLE : 0));
 }
 
 typedef void (*elementwise)(float *, Py_ssize_t);
@@ -160,13 +262,18 @@ static PyObject *py_sigmoid_of_negated(PyObject *self, PyObject *args)
 
 static PyObject *py_add_rows_at(PyObject *self, PyObject *args)
 {
-    Py_buffer ids, rows, out;
+    PyObject *ids_obj, *rows_obj, *out_obj;
+    Py_buffer ids = {0}, rows = {0}, out = {0};
     Py_ssize_t width;
     PyObject *result = NULL;
-    if (!PyArg_ParseTuple(args, "y*y*w*n", &ids, &rows, &out, &width))
+    if (!PyArg_ParseTuple(args, "OOOn", &ids_obj, &rows_obj, &out_obj, &width))
         return NULL;
+    if (c_buffer(ids_obj, &ids, 0) < 0 || c_buffer(rows_obj, &rows, 0) < 0
+        || c_buffer(out_obj, &out, 1) < 0)
+        goto done;
     Py_ssize_t m = ids.len / 8, vocab = width > 0 ? out.len / 4 / width : 0;
-    if (ids.itemsize != 8 || !float32_buffer(&rows, "add_rows_at rows")
+    if (ids.itemsize != 8 || strchr("lq", ids.format[strlen(ids.format) - 1]) == NULL
+        || !float32_buffer(&rows, "add_rows_at rows")
         || !float32_buffer(&out, "add_rows_at out")) {
         if (!PyErr_Occurred())
             PyErr_SetString(PyExc_TypeError, "add_rows_at: expected int64 ids");
@@ -196,12 +303,79 @@ done:
     return result;
 }
 
+/* max_pool(x, y, winner, planes, h, w, ho, wo, size, stride) and
+   max_pool_backward(dy, winner, dx, planes, h, w, ho, wo, size, stride): C-contiguous
+   buffers of one float type (kernels.py makes them); the sizes are checked here. */
+static PyObject *pool_call(PyObject *args, int backward)
+{
+    PyObject *objects[3];                 /* forward: x, y, winner; backward: dy, winner, dx */
+    Py_buffer in = {0}, second = {0}, third = {0};
+    Py_ssize_t planes, h, w, ho, wo;
+    int size, stride;
+    PyObject *result = NULL;
+    if (!PyArg_ParseTuple(args, "OOOnnnnnii", &objects[0], &objects[1], &objects[2], &planes,
+                          &h, &w, &ho, &wo, &size, &stride))
+        return NULL;
+    if (c_buffer(objects[0], &in, 0) < 0 || c_buffer(objects[1], &second, !backward) < 0
+        || c_buffer(objects[2], &third, 1) < 0)
+        goto done;
+    Py_buffer *winner = backward ? &second : &third, *out = backward ? &third : &second;
+    Py_buffer *image = backward ? out : &in, *pooled = backward ? &in : out;
+    char type = float_type(&in);
+    Py_ssize_t item = type == 'f' ? 4 : 8, windows = planes * ho * wo;
+    if (!type || float_type(out) != type || winner->itemsize != 1) {
+        PyErr_SetString(PyExc_TypeError, "max_pool: expected float32 or float64 values of "
+                                         "one type and uint8 winners");
+        goto done;
+    }
+    if (size < 1 || size > 16 || stride < 1 || ho < 1 || wo < 1
+        || (ho - 1) * stride + size > h || (wo - 1) * stride + size > w
+        || (backward && stride < size) || winner->len != windows
+        || pooled->len != windows * item || image->len != planes * h * w * item) {
+        PyErr_SetString(PyExc_ValueError, "max_pool: sizes do not fit the buffers");
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    if (!backward && type == 'f')
+        max_pool_float(in.buf, second.buf, third.buf, planes, h, w, ho, wo, size, stride);
+    else if (!backward)
+        max_pool_double(in.buf, second.buf, third.buf, planes, h, w, ho, wo, size, stride);
+    else if (type == 'f')
+        max_pool_backward_float(in.buf, second.buf, third.buf, planes, h, w, ho, wo, size,
+                                stride);
+    else
+        max_pool_backward_double(in.buf, second.buf, third.buf, planes, h, w, ho, wo, size,
+                                 stride);
+    Py_END_ALLOW_THREADS
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&in);
+    PyBuffer_Release(&second);
+    PyBuffer_Release(&third);
+    return result;
+}
+
+static PyObject *py_max_pool(PyObject *self, PyObject *args)
+{
+    return pool_call(args, 0);
+}
+
+static PyObject *py_max_pool_backward(PyObject *self, PyObject *args)
+{
+    return pool_call(args, 1);
+}
+
 static PyMethodDef methods[] = {
     {"tanh", py_tanh, METH_VARARGS, "tanh(a): a = tanh(a), in place (float32)."},
     {"sigmoid_of_negated", py_sigmoid_of_negated, METH_VARARGS,
      "sigmoid_of_negated(a): a = 1 / (1 + exp(a)), in place (float32)."},
     {"add_rows_at", py_add_rows_at, METH_VARARGS,
      "add_rows_at(ids, rows, out, width): out[ids[i]] += rows[i] (int64 ids, float32 rows)."},
+    {"max_pool", py_max_pool, METH_VARARGS,
+     "max_pool(x, y, winner, planes, h, w, ho, wo, size, stride) (float32 or float64)."},
+    {"max_pool_backward", py_max_pool_backward, METH_VARARGS,
+     "max_pool_backward(dy, winner, dx, planes, h, w, ho, wo, size, stride)."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "nncli._kernels",

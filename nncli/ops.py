@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from nncli import kernels
+
 
 def out_size(n: int, k: int, stride: int, padding: int = 0) -> int:
     """Output length along one axis: floor((n + 2*padding - k) / stride) + 1."""
@@ -108,6 +110,9 @@ def pool2d(x: np.ndarray, size: int, stride: int, mode: str = "max"
     (numpy's masked copyto / where are ~10x slower than a multiply by a bool array).
     """
     ho, wo = out_size(x.shape[2], size, stride), out_size(x.shape[3], size, stride)
+    compiled = kernels.max_pool(x, size, stride, ho, wo) if mode == "max" else None
+    if compiled is not None:
+        return compiled
     slices = _pool_slices(x, size, stride, ho, wo)
     y = next(slices)[1].copy()
     if mode == "avg":
@@ -130,6 +135,10 @@ def pool2d_backward(dy: np.ndarray, x_shape: tuple[int, ...], size: int, stride:
 
     Max sends each window's gradient to its one winning cell; avg shares it equally.
     """
+    if mode == "max":
+        compiled = kernels.max_pool_backward(dy, winner, x_shape, size, stride)
+        if compiled is not None:
+            return compiled
     ho, wo = dy.shape[2:]
     dx = np.zeros(x_shape, dtype=dy.dtype)
     share = dy / (size * size)

@@ -185,3 +185,54 @@ def test_version_says_which_kernels_compute():
         assert "kernels: numpy (NNCLI_KERNELS=numpy)" in result.stderr
         result = CliRunner().invoke(app, ["--version"], env={kernels.ENV: ""})
         assert "kernels: compiled (float32 tanh, sigmoid, per-id sums)" in result.stderr
+
+
+def pool_both_ways(monkeypatch, x, size, stride, dy_seed=0):
+    """ops.pool2d and its backward with the compiled kernels, then with numpy's."""
+    from nncli import ops
+
+    results = []
+    for env in ("", "numpy"):
+        monkeypatch.setenv(kernels.ENV, env)
+        y, winner = ops.pool2d(x, size, stride)
+        dy = np.random.default_rng(dy_seed).standard_normal(y.shape).astype(x.dtype)
+        results.append((y, winner, ops.pool2d_backward(dy, x.shape, size, stride, "max",
+                                                       winner)))
+    return results
+
+
+@built
+@given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 11), st.integers(1, 11),
+       st.integers(1, 4), st.integers(1, 4), st.sampled_from(["float32", "float64"]),
+       st.sampled_from(["values", "ties", "nan"]))
+@settings(max_examples=120, deadline=None)
+def test_compiled_max_pooling_equals_numpys_bit_for_bit(n, c, h, w, size, stride, dtype,
+                                                        fill):
+    """A maximum is exact, so float32 and float64 both go through the compiled kernel, and
+    winners (the first maximum on ties; NaN propagates without moving it) must agree."""
+    if size > min(h, w):
+        return
+    rng = np.random.default_rng(n * 1000 + h * 10 + w)
+    x = np.maximum(rng.standard_normal((n, c, h, w)), 0).astype(dtype)
+    if fill == "ties":
+        x = np.round(x)
+    elif fill == "nan":
+        x.flat[rng.integers(0, x.size, 3)] = np.nan
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        (yc, wc, dc), (yn, wn, dn) = pool_both_ways(monkeypatch, x, size, stride)
+    np.testing.assert_array_equal(yc, yn)               # NaN in the same places too
+    np.testing.assert_array_equal(wc, wn)
+    assert yc.dtype == x.dtype and wc.dtype == np.uint8
+    if fill != "nan":                                    # numpy spreads 0 * nan there
+        np.testing.assert_array_equal(dc, dn)
+
+
+@built
+def test_max_pooling_runs_compiled(monkeypatch):
+    """The kernel is really used (not only equal): windows that do not overlap, up to 16."""
+    x = np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32)
+    assert kernels.max_pool(x, 2, 2, 4, 4) is not None
+    assert kernels.max_pool(x, 17, 1, 1, 1) is None                # winners past uint8
+    y, winner = kernels.max_pool(x, 2, 2, 4, 4)
+    assert kernels.max_pool_backward(y, winner, x.shape, 2, 2) is not None
+    assert kernels.max_pool_backward(y, winner, x.shape, 2, 1) is None   # overlapping
