@@ -1,23 +1,24 @@
-"""The float32 kernels of the training loops: compiled C (nncli/_kernels.c) where nncli was
-built with a C compiler, numpy otherwise.
+"""The kernels of the training loops that numpy computes slowly: compiled C
+(nncli/_kernels.c) where nncli was built with a C compiler, numpy otherwise.
 
 The formulas, each called here and nowhere else:
   tanh_(a)                 a = tanh(a) in place (the recurrent cells' states and gates)
   sigmoid_of_negated_(a)   a = 1 / (1 + exp(a)) in place (lstm / gru gates, whose weights
                            carry the minus sign: nncli/layers/gated.py)
   add_rows_at(ids, rows, out)   out[ids[i]] += rows[i] (an embedding's gradient)
-  max_pool, max_pool_backward   max pooling and its gradient (ops.pool2d and its backward;
-                           exact, so in float32 and float64 alike)
+  max_pool, max_pool_backward   max pooling and its gradient (ops.pool2d and its backward)
 
-The compiled tanh, sigmoid and sums take float32 only: float64, the dtype of inspection,
-gradcheck and the comparisons with torch, always runs numpy's functions there, so those
-results do not depend on the build. In float32 the two differ in the last bits (both within 3 units in the last place of
-the exact values), so a checkpoint records which one computed it (train.py's `compute`).
-Max pooling is exact, so it is compiled for float64 too and equals numpy's bit for bit.
+The compiled tanh, sigmoid and sums take float32 only. float64, the dtype of inspection,
+gradcheck and the comparisons with torch, always uses numpy's functions there, so those
+results do not depend on the build. In float32 the two differ in the last bits (both within
+3 units in the last place of the exact values), so a checkpoint records which computed it
+(train.py's `compute`). Max pooling is exact: it is compiled for both dtypes, and equals
+numpy's bit for bit.
+
 Measured on a 2-core x86-64 machine: numpy's float32 tanh takes 11 µs for a (32, 128) state,
 the compiled one 4 µs; the per-id sum of a chars batch (2,048 x 128 rows, 62 ids) 440 µs as
 a one-hot product, 50 µs compiled; 2x2 max pooling of a digits batch (32, 16, 8, 8) 108 µs
-in numpy, 28 µs compiled (and its gradient 64 -> 22 µs).
+in numpy, 28 µs compiled (its gradient 64 -> 22 µs).
 
 NNCLI_KERNELS=numpy uses numpy even where the compiled kernels are built (e.g. to resume a
 run trained without them bit for bit).
