@@ -53,7 +53,7 @@ def name() -> str:
 def describe() -> str:
     """One line for `nncli --version`."""
     if _compiled() is not None:
-        return "kernels: compiled (float32 tanh, sigmoid, per-id sums)"
+        return "kernels: compiled (float32 tanh, sigmoid, per-id sums; max pooling)"
     why = (f"{ENV}=numpy" if _built is not None
            else "nncli was installed without a C compiler")
     return f"kernels: numpy ({why})"

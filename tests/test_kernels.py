@@ -184,7 +184,7 @@ def test_version_says_which_kernels_compute():
     if kernels._built is not None:
         assert "kernels: numpy (NNCLI_KERNELS=numpy)" in result.stderr
         result = CliRunner().invoke(app, ["--version"], env={kernels.ENV: ""})
-        assert "kernels: compiled (float32 tanh, sigmoid, per-id sums)" in result.stderr
+        assert "kernels: compiled (float32 tanh, sigmoid, per-id sums; max pooling)" in result.stderr
 
 
 def pool_both_ways(monkeypatch, x, size, stride, dy_seed=0):
