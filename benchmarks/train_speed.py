@@ -10,7 +10,9 @@ Same model, data, batch size, optimizer, lr schedule and clipping on both sides,
 (benchmarks/_train_workers.py), the two sides' epochs interleaved (nncli, torch, torch,
 nncli, ...) so a burst of load from elsewhere hits both alike. An epoch's time is its
 training batches (validation and checkpoints left out, on both sides); the tables show
-each side's median over --rounds epochs after one warm-up epoch, and the ratio of medians.
+each side's median over --rounds epochs after one warm-up epoch, and the ratio of medians;
+an epoch shorter than MIN_SAMPLE (0.5 s: the digits CNN's) is timed as the mean of a run
+of epochs that long, so each sample spans about the same time on both sides.
 
 Threads: "1" is nncli --threads 1 against torch.set_num_threads(1); "default" is each
 side's own default (nncli: its thread policy; torch: its intra-op threads). Machine:
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -83,6 +86,13 @@ class Worker:
             sys.exit(f"a benchmark worker stopped: {' '.join(self.proc.args)}")
         return json.loads(line)
 
+    def sample(self, cap: float, epochs: int) -> dict:
+        """`epochs` epochs in a row, as one record per epoch (wall and cpu averaged)."""
+        records = [self.epoch(cap) for _ in range(epochs)]
+        return {**records[-1], "wall": sum(r["wall"] for r in records) / epochs,
+                "cpu": sum(r["cpu"] for r in records) / epochs,
+                "extrapolated": any(r.get("extrapolated") for r in records)}
+
     def close(self) -> None:
         self.proc.stdin.close()
         self.proc.wait(timeout=60)
@@ -103,6 +113,9 @@ class Helpers:
 
 
 CAP = 15.0      # seconds: a longer torch epoch is cut and extrapolated (_train_workers)
+# seconds: an epoch shorter than this (a digits epoch is 25-60 ms) is timed in a run of
+# epochs that lasts about this long, so one burst of load elsewhere moves a sample less
+MIN_SAMPLE = 0.5
 
 
 def measure(config: str, overrides: list[str], threads: str, rounds: int, torch: bool,
@@ -113,13 +126,14 @@ def measure(config: str, overrides: list[str], threads: str, rounds: int, torch:
     if torch:
         sides["torch"] = Worker("torch", config, threads, overrides)
     try:
-        for worker in sides.values():
-            worker.epoch(CAP)                                    # warm-up
+        group = {}                        # epochs per sample, from the warm-up epoch's time
+        for name, worker in sides.items():
+            group[name] = max(1, math.ceil(MIN_SAMPLE / max(worker.epoch(CAP)["wall"], 1e-3)))
         runs: dict[str, list[dict]] = {name: [] for name in sides}
         order = list(sides)
         for r in range(rounds):
             for name in (order if r % 2 == 0 else order[::-1]):
-                runs[name].append(sides[name].epoch(CAP))
+                runs[name].append(sides[name].sample(CAP, group[name]))
     finally:
         for worker in sides.values():
             worker.close()
