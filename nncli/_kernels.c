@@ -186,6 +186,44 @@ MAX_POOL(max_pool_double, double)
 MAX_POOL_BACKWARD(max_pool_backward_float, float)
 MAX_POOL_BACKWARD(max_pool_backward_double, double)
 
+/* im2col for a convolution: cols (C, kh, kw, N, ho, wo) gets x (N, C, h, w) at row
+   i * stride + u - padding and column j * stride + v - padding, or 0 outside the image
+   (the zero padding, without building a padded copy). A copy, so exact in either type. */
+#define IM2COL(NAME, T)                                                                      \
+    WIDE_WHEN_AVAILABLE static void NAME(const T *x, T *cols, Py_ssize_t n, Py_ssize_t c,    \
+                                         Py_ssize_t h, Py_ssize_t w, int kh, int kw,         \
+                                         int stride, int padding, Py_ssize_t ho,             \
+                                         Py_ssize_t wo)                                      \
+    {                                                                                        \
+        T *out = cols;                                                                      \
+        for (Py_ssize_t ci = 0; ci < c; ci++)                                               \
+            for (int u = 0; u < kh; u++)                                                    \
+                for (int v = 0; v < kw; v++)                                                \
+                    for (Py_ssize_t ni = 0; ni < n; ni++) {                                 \
+                        const T *image = x + (ni * c + ci) * h * w;                         \
+                        for (Py_ssize_t i = 0; i < ho; i++, out += wo) {                    \
+                            Py_ssize_t row = i * stride + u - padding;                      \
+                            if (row < 0 || row >= h) {                                      \
+                                memset(out, 0, wo * sizeof(T));                             \
+                                continue;                                                   \
+                            }                                                               \
+                            /* the columns j whose j stride + v - padding is in the     \
+                               image: [first, last); zeros on either side */                \
+                            Py_ssize_t first = 0, last = wo;                                \
+                            while (first < wo && first * stride + v - padding < 0)          \
+                                out[first++] = 0;                                           \
+                            while (last > first && (last - 1) * stride + v - padding >= w)  \
+                                out[--last] = 0;                                            \
+                            const T *line = image + row * w;                                \
+                            for (Py_ssize_t j = first; j < last; j++)                       \
+                                out[j] = line[j * stride + v - padding];                    \
+                        }                                                                   \
+                    }                                                                       \
+    }
+
+IM2COL(im2col_float, float)
+IM2COL(im2col_double, double)
+
 /* ------------------------------------------------------------------ Python bindings */
 
 /* The float type of a buffer: 'f' (float32) or 'd' (float64); 0 otherwise. */
@@ -366,6 +404,47 @@ static PyObject *py_max_pool_backward(PyObject *self, PyObject *args)
     return pool_call(args, 1);
 }
 
+/* im2col(x, cols, n, c, h, w, kh, kw, stride, padding, ho, wo). */
+static PyObject *py_im2col(PyObject *self, PyObject *args)
+{
+    PyObject *x_obj, *cols_obj;
+    Py_buffer x = {0}, cols = {0};
+    Py_ssize_t n, c, h, w, ho, wo;
+    int kh, kw, stride, padding;
+    PyObject *result = NULL;
+    if (!PyArg_ParseTuple(args, "OOnnnniiiinn", &x_obj, &cols_obj, &n, &c, &h, &w, &kh, &kw,
+                          &stride, &padding, &ho, &wo))
+        return NULL;
+    if (c_buffer(x_obj, &x, 0) < 0 || c_buffer(cols_obj, &cols, 1) < 0)
+        goto done;
+    char type = float_type(&x);
+    Py_ssize_t item = type == 'f' ? 4 : 8;
+    if (!type || float_type(&cols) != type) {
+        PyErr_SetString(PyExc_TypeError, "im2col: expected float32 or float64 arrays of one "
+                                         "type");
+        goto done;
+    }
+    if (n < 0 || c < 0 || kh < 1 || kw < 1 || stride < 1 || padding < 0 || ho < 0 || wo < 0
+        || (ho > 0 && (ho - 1) * stride + kh > h + 2 * padding)
+        || (wo > 0 && (wo - 1) * stride + kw > w + 2 * padding)
+        || x.len != n * c * h * w * item || cols.len != c * kh * kw * n * ho * wo * item) {
+        PyErr_SetString(PyExc_ValueError, "im2col: sizes do not fit the buffers");
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    if (type == 'f')
+        im2col_float(x.buf, cols.buf, n, c, h, w, kh, kw, stride, padding, ho, wo);
+    else
+        im2col_double(x.buf, cols.buf, n, c, h, w, kh, kw, stride, padding, ho, wo);
+    Py_END_ALLOW_THREADS
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&x);
+    PyBuffer_Release(&cols);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"tanh", py_tanh, METH_VARARGS, "tanh(a): a = tanh(a), in place (float32)."},
     {"sigmoid_of_negated", py_sigmoid_of_negated, METH_VARARGS,
@@ -376,6 +455,8 @@ static PyMethodDef methods[] = {
      "max_pool(x, y, winner, planes, h, w, ho, wo, size, stride) (float32 or float64)."},
     {"max_pool_backward", py_max_pool_backward, METH_VARARGS,
      "max_pool_backward(dy, winner, dx, planes, h, w, ho, wo, size, stride)."},
+    {"im2col", py_im2col, METH_VARARGS,
+     "im2col(x, cols, n, c, h, w, kh, kw, stride, padding, ho, wo) (float32 or float64)."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "nncli._kernels",

@@ -7,13 +7,14 @@ The formulas, each called here and nowhere else:
                            carry the minus sign: nncli/layers/gated.py)
   add_rows_at(ids, rows, out)   out[ids[i]] += rows[i] (an embedding's gradient)
   max_pool, max_pool_backward   max pooling and its gradient (ops.pool2d and its backward)
+  im2col                   a convolution's windows as columns (ops.im2col)
 
 The compiled tanh, sigmoid and sums take float32 only. float64, the dtype of inspection,
 gradcheck and the comparisons with torch, always uses numpy's functions there, so those
 results do not depend on the build. In float32 the two differ in the last bits (both within
 3 units in the last place of the exact values), so a checkpoint records which computed it
-(train.py's `compute`). Max pooling is exact: it is compiled for both dtypes, and equals
-numpy's bit for bit.
+(train.py's `compute`). Max pooling and im2col are exact: they are compiled for both dtypes,
+and equal numpy's bit for bit.
 
 Measured on a 2-core x86-64 machine: numpy's float32 tanh takes 11 µs for a (32, 128) state,
 the compiled one 4 µs; the per-id sum of a chars batch (2,048 x 128 rows, 62 ids) 440 µs as
@@ -53,7 +54,7 @@ def name() -> str:
 def describe() -> str:
     """One line for `nncli --version`."""
     if _compiled() is not None:
-        return "kernels: compiled (float32 tanh, sigmoid, per-id sums; max pooling)"
+        return "kernels: compiled (float32 tanh, sigmoid, per-id sums; max pooling, im2col)"
     why = (f"{ENV}=numpy" if _built is not None
            else "nncli was installed without a C compiler")
     return f"kernels: numpy ({why})"
@@ -132,3 +133,16 @@ def max_pool_backward(dy: np.ndarray, winner: np.ndarray, x_shape: tuple[int, ..
     built.max_pool_backward(np.ascontiguousarray(dy), np.ascontiguousarray(winner), dx,
                             n * c, h, w, dy.shape[2], dy.shape[3], size, stride)
     return dx
+
+
+def im2col(x: np.ndarray, kh: int, kw: int, stride: int, padding: int, ho: int, wo: int
+           ) -> np.ndarray | None:
+    """ops.im2col compiled, for x (N, C, H, W) in float32 or float64: cols (C kh kw, N ho wo)
+    equal to numpy's bit for bit (a copy), or None where it does not apply."""
+    built = _compiled()
+    if built is None or x.dtype not in (np.float32, np.float64) or min(ho, wo) < 1:
+        return None
+    n, c, h, w = x.shape
+    cols = np.empty((c * kh * kw, n * ho * wo), dtype=x.dtype)
+    built.im2col(np.ascontiguousarray(x), cols, n, c, h, w, kh, kw, stride, padding, ho, wo)
+    return cols

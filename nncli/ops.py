@@ -32,12 +32,17 @@ def im2col(x: np.ndarray, kh: int, kw: int, stride: int, padding: int
            ) -> tuple[np.ndarray, int, int]:
     """Every window as a column: x (N, C, H, W) -> cols (C*kh*kw, N*Ho*Wo), Ho, Wo.
 
-    Built by one strided slice copy per kernel offset (u, v), each with whole output rows
-    as its inner loop (copying a transposed 6-D window view instead runs kw-long loops).
+    Compiled where it can be (nncli.kernels, the same values); in numpy, built by one
+    strided slice copy per kernel offset (u, v), each with whole output rows as its inner
+    loop (copying a transposed 6-D window view instead runs kw-long loops).
     """
     n, c = x.shape[:2]
+    ho, wo = (out_size(d, k, stride, padding) for d, k in zip(x.shape[2:], (kh, kw),
+                                                              strict=True))
+    compiled = kernels.im2col(x, kh, kw, stride, padding, ho, wo)
+    if compiled is not None:
+        return compiled, ho, wo
     xp = pad2d(x.transpose(1, 0, 2, 3), padding)                # (C, N, Hp, Wp)
-    ho, wo = (out_size(d, k, stride) for d, k in zip(xp.shape[2:], (kh, kw), strict=True))
     cols = np.empty((c, kh, kw, n, ho, wo), dtype=x.dtype)
     for u in range(kh):
         for v in range(kw):

@@ -184,7 +184,8 @@ def test_version_says_which_kernels_compute():
     if kernels._built is not None:
         assert "kernels: numpy (NNCLI_KERNELS=numpy)" in result.stderr
         result = CliRunner().invoke(app, ["--version"], env={kernels.ENV: ""})
-        assert "kernels: compiled (float32 tanh, sigmoid, per-id sums; max pooling)" in result.stderr
+        assert ("kernels: compiled (float32 tanh, sigmoid, per-id sums; max pooling, im2col)"
+                in result.stderr)
 
 
 def pool_both_ways(monkeypatch, x, size, stride, dy_seed=0):
@@ -236,3 +237,27 @@ def test_max_pooling_runs_compiled(monkeypatch):
     y, winner = kernels.max_pool(x, 2, 2, 4, 4)
     assert kernels.max_pool_backward(y, winner, x.shape, 2, 2) is not None
     assert kernels.max_pool_backward(y, winner, x.shape, 2, 1) is None   # overlapping
+
+
+@built
+@given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 9), st.integers(1, 9),
+       st.integers(1, 4), st.integers(1, 3), st.integers(0, 3),
+       st.sampled_from(["float32", "float64"]))
+@settings(max_examples=120, deadline=None)
+def test_compiled_im2col_equals_numpys_bit_for_bit(n, c, h, w, k, stride, padding, dtype):
+    """A copy with zero padding: the compiled kernel must give numpy's columns exactly."""
+    from nncli import ops
+
+    if k > min(h, w) + 2 * padding:
+        return
+    x = np.random.default_rng(n * 100 + h * 10 + w).standard_normal((n, c, h, w)).astype(dtype)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv(kernels.ENV, "")
+        assert kernels.im2col(x, k, k, stride, padding, *(ops.out_size(d, k, stride, padding)
+                                                          for d in (h, w))) is not None
+        compiled = ops.im2col(x, k, k, stride, padding)
+        monkeypatch.setenv(kernels.ENV, "numpy")
+        plain = ops.im2col(x, k, k, stride, padding)
+    assert compiled[1:] == plain[1:]
+    np.testing.assert_array_equal(compiled[0], plain[0])
+    assert compiled[0].dtype == x.dtype
