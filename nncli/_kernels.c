@@ -1,22 +1,22 @@
-/* Compiled float32 kernels for the hot loops of `nncli train` (nncli/kernels.py uses them).
+/* Compiled kernels for the hot loops of `nncli train` (nncli/kernels.py is their one caller).
 
    Why C: numpy's float32 tanh and exp run one element at a time on this kind of CPU (2.6 and
    1.3 ns an element), and a recurrent step calls them on a (32, 128) state 64 times a pass;
    the per-id sum of an embedding's gradient is a scatter-add numpy can only do as a one-hot
-   matrix product (62 x 2048 x 128 multiply-adds for 2048 x 128 additions). The loops below
-   are plain C that gcc/clang vectorise, with no branches inside (both sides of a choice are
-   computed and one is selected).
+   matrix product (62 x 2048 x 128 multiply-adds for 2048 x 128 additions); max pooling and
+   im2col are strided numpy calls on rows 4 to 8 wide, where numpy's per-row overhead is most
+   of the time. The loops below are plain C that gcc and clang vectorise.
 
-   Accuracy: tanh and sigmoid are within 3 units in the last place of the float64 results
-   (tests/test_kernels.py checks a dense grid and the special values); numpy's own float32
-   tanh is within 2. NaN stays NaN, -0.0 stays -0.0, +-inf go to their limits. A sigmoid
-   below float32's smallest normal number (2^-126, about 1.2e-38) may come out as 0.
+   Accuracy: tanh and sigmoid (float32 only) are within 3 units in the last place of the
+   float64 results (tests/test_kernels.py checks dense grids and the special values); numpy's
+   own float32 tanh is within 2. NaN stays NaN, -0.0 stays -0.0, +-inf go to their limits. A
+   sigmoid below float32's smallest normal number (2^-126, about 1.2e-38) may come out as 0.
+   Max pooling and im2col are exact (float32 and float64): numpy's results bit for bit.
 
-   The module uses the buffer protocol, not numpy's C API, so it builds without numpy's
-   headers; kernels.py passes only float32 arrays, each C-contiguous or made of
-   contiguous rows. The GIL
-   is released while a kernel runs. The build is optional (setup.py): without a compiler,
-   nncli uses numpy for the same formulas. */
+   The module reads arrays through the buffer protocol, not numpy's C API, so it builds
+   without numpy's headers; every size is checked here before anything is written. The GIL is
+   released while a kernel runs. The build is optional (setup.py): without a compiler, nncli
+   uses numpy for the same formulas. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -28,14 +28,9 @@
    time when the CPU has it: 8 floats a step instead of 4 (2.5-3x faster here). */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && __GNUC__ >= 12
 #define WIDE_WHEN_AVAILABLE __attribute__((target_clones("arch=x86-64-v3", "default")))
-#elif defined(__GNUC__)
-#define WIDE_WHEN_AVAILABLE __attribute__((noinline))
 #else
 #define WIDE_WHEN_AVAILABLE
 #endif
-/* Either way a kernel is its own function, never inlined into its Python binding: there the
-   sizes' addresses went to PyArg_ParseTuple, and since a uint8_t store may alias anything,
-   the loop reloaded every size after every store (2.5x slower max pooling). */
 
 /* exp(x) for x in [-88, 0]: x = n ln2 + r with |r| <= ln2 / 2, exp(r) by its Taylor series to
    r^7 (relative error < 6e-9), times 2^n built in the exponent bits. Below about -87.3 the

@@ -31,6 +31,8 @@ import os
 
 import numpy as np
 
+from nncli.errors import InputError
+
 ENV = "NNCLI_KERNELS"
 
 try:
@@ -41,19 +43,28 @@ except ImportError:                  # installed without a C compiler: numpy com
 
 def _compiled():
     """The compiled module, or None (not built, or NNCLI_KERNELS=numpy)."""
-    if os.environ.get(ENV, "").strip().lower() == "numpy":
+    asked = os.environ.get(ENV, "").strip().lower()
+    if asked == "numpy":
         return None
+    if asked not in ("", "compiled"):
+        raise InputError(f"{ENV}={os.environ[ENV]}: expected 'numpy' (numpy computes every "
+                         f"kernel) or 'compiled' (the default); unset it for the default")
     return _built
 
 
 def name() -> str:
-    """'compiled' or 'numpy': what computes the float32 kernels now."""
+    """'compiled' or 'numpy': what computes the kernels now (an InputError for a bad
+    NNCLI_KERNELS: the Trainer asks before it writes anything)."""
     return "compiled" if _compiled() is not None else "numpy"
 
 
 def describe() -> str:
     """One line for `nncli --version`."""
-    if _compiled() is not None:
+    try:
+        compiled = _compiled()
+    except InputError as err:
+        return f"kernels: {err}"
+    if compiled is not None:
         return "kernels: compiled (float32 tanh, sigmoid, per-id sums; max pooling, im2col)"
     why = (f"{ENV}=numpy" if _built is not None
            else "nncli was installed without a C compiler")

@@ -90,6 +90,7 @@ class Trainer:
         self.spec, self.run_dir = spec, Path(run_dir)
         self.settings = train_settings(spec)
         self.threads = threads.choose(thread_count)    # BLAS threads while run() runs
+        kernels.name()                                 # a bad NNCLI_KERNELS: said here
         if stop_epoch is not None and stop_epoch < 1:
             raise InputError(f"--epochs: expected an integer >= 1, got {stop_epoch}")
         self.stop_epoch = stop_epoch or self.settings["epochs"]

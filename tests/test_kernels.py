@@ -261,3 +261,20 @@ def test_compiled_im2col_equals_numpys_bit_for_bit(n, c, h, w, k, stride, paddin
     assert compiled[1:] == plain[1:]
     np.testing.assert_array_equal(compiled[0], plain[0])
     assert compiled[0].dtype == x.dtype
+
+
+def test_a_bad_nncli_kernels_is_one_line_and_creates_nothing(tmp_path):
+    from typer.testing import CliRunner
+
+    from nncli.cli import app
+    from tests.test_dtype import write_spec
+
+    result = CliRunner().invoke(app, ["train", str(write_spec(tmp_path, "cnn-sgd")), "--out",
+                                      str(tmp_path / "run")], env={kernels.ENV: "nmupy"})
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(lines) == 1, result.stderr
+    assert lines[0] == ("error: NNCLI_KERNELS=nmupy: expected 'numpy' (numpy computes every "
+                        "kernel) or 'compiled' (the default); unset it for the default")
+    assert not (tmp_path / "run").exists()
+    result = CliRunner().invoke(app, ["--version"], env={kernels.ENV: "nmupy"})
+    assert result.exit_code == 0 and "kernels: NNCLI_KERNELS=nmupy: expected" in result.stderr

@@ -164,6 +164,10 @@ def train(
         trainer = core.new_run(config, out, epochs, overrides=changes, thread_count=threads,
                                engine=factory)
     _drive(trainer, as_json, resumed=resume is not None)
+    if trainer.engine.distributed:                 # every process ended well: leave together
+        from nncli.engines import distributed
+
+        distributed.finish()
 
 
 def _overrides(sets: list[str], lr: float | None, batch_size: int | None,

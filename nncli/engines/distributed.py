@@ -91,6 +91,19 @@ def start(world: World, device_type: str) -> str:
     return backend
 
 
+def finish() -> None:
+    """A run that ended well in every process: wait for all of them (rank 0 still writes its
+    last files when the others are done), then leave the group together. Leaving one by one
+    at exit, one process sometimes aborted in gloo's teardown ('terminate called without an
+    active exception'); after an error, `stop` leaves without waiting, since a peer may be
+    gone."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def stop() -> None:
     """Leave the process group (registered to run at exit, also after an error)."""
     import torch.distributed as dist
