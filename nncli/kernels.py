@@ -34,6 +34,8 @@ import numpy as np
 from nncli.errors import InputError
 
 ENV = "NNCLI_KERNELS"
+# The dtypes of the exact kernels (max pooling, im2col), which give numpy's values in both.
+EXACT_DTYPES = (np.float32, np.float64)
 
 try:
     from nncli import _kernels as _built
@@ -121,7 +123,7 @@ def max_pool(x: np.ndarray, size: int, stride: int, ho: int, wo: int
     winner) equal to numpy's bit for bit (a maximum is exact), or None where the compiled
     kernel does not apply (then ops.pool2d computes it)."""
     built = _compiled()
-    if (built is None or x.dtype not in (np.float32, np.float64) or size > 16
+    if (built is None or x.dtype not in EXACT_DTYPES or size > 16
             or min(ho, wo) < 1 or x.size == 0):
         return None
     n, c, h, w = x.shape
@@ -136,7 +138,7 @@ def max_pool_backward(dy: np.ndarray, winner: np.ndarray, x_shape: tuple[int, ..
     """ops.pool2d_backward's max pooling compiled, for windows that do not overlap (stride
     >= size; overlapping ones add in another order): dx, or None where it does not apply."""
     built = _compiled()
-    if (built is None or dy.dtype not in (np.float32, np.float64) or stride < size
+    if (built is None or dy.dtype not in EXACT_DTYPES or stride < size
             or winner.dtype != np.uint8 or dy.size == 0):
         return None
     n, c, h, w = x_shape
@@ -151,7 +153,7 @@ def im2col(x: np.ndarray, kh: int, kw: int, stride: int, padding: int, ho: int, 
     """ops.im2col compiled, for x (N, C, H, W) in float32 or float64: cols (C kh kw, N ho wo)
     equal to numpy's bit for bit (a copy), or None where it does not apply."""
     built = _compiled()
-    if built is None or x.dtype not in (np.float32, np.float64) or min(ho, wo) < 1:
+    if built is None or x.dtype not in EXACT_DTYPES or min(ho, wo) < 1:
         return None
     n, c, h, w = x.shape
     cols = np.empty((c * kh * kw, n * ho * wo), dtype=x.dtype)

@@ -101,7 +101,7 @@ def finish() -> None:
 
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
-        dist.destroy_process_group()
+    stop()
 
 
 def stop() -> None:
